@@ -1,0 +1,516 @@
+#include "config/codec.h"
+
+#include <Poco/JSON/Array.h>
+#include <Poco/JSON/JSONException.h>
+#include <Poco/JSON/Parser.h>
+#include <Poco/UUIDGenerator.h>
+
+#include <limits>
+#include <set>
+#include <sstream>
+
+#include "http/ascii.h"
+#include "http/path.h"
+#include "router/regex.h"
+#include "router/route_table.h"
+#include "upstream/target.h"
+
+namespace gatehouse::config {
+namespace {
+
+using Poco::JSON::Array;
+using Poco::JSON::Object;
+
+bool isObject(const Poco::Dynamic::Var& v) { return v.type() == typeid(Object::Ptr); }
+bool isArray(const Poco::Dynamic::Var& v) { return v.type() == typeid(Array::Ptr); }
+
+/// Reads one JSON object field by field, recording errors under `path`.
+class Reader {
+public:
+    Reader(const Object::Ptr& o, std::string path, FieldErrors& errors,
+           std::initializer_list<const char*> allowed)
+        : o_(o), path_(std::move(path)), errors_(errors) {
+        std::set<std::string> ok(allowed.begin(), allowed.end());
+        for (const auto& [k, v] : *o_)
+            if (!ok.count(k)) error(k, "unknown field");
+    }
+
+    std::string at(const std::string& key) const { return path_.empty() ? key : path_ + "." + key; }
+    void error(const std::string& key, const std::string& msg) { errors_.emplace(at(key), msg); }
+    bool has(const char* key) const { return o_->has(key) && !o_->get(key).isEmpty(); }
+
+    std::optional<std::string> str(const char* key, bool required = false) {
+        if (!has(key)) {
+            if (required) error(key, "is required");
+            return std::nullopt;
+        }
+        const auto v = o_->get(key);
+        if (!v.isString()) {
+            error(key, "must be a string");
+            return std::nullopt;
+        }
+        return v.extract<std::string>();
+    }
+
+    std::optional<int64_t> integer(const char* key, int64_t min, int64_t max) {
+        if (!has(key)) return std::nullopt;
+        const auto v = o_->get(key);
+        if (!v.isInteger()) {
+            error(key, "must be an integer");
+            return std::nullopt;
+        }
+        int64_t n = 0;
+        try {
+            n = v.convert<int64_t>();
+        } catch (...) {
+            error(key, "must be an integer");
+            return std::nullopt;
+        }
+        if (n < min || n > max) {
+            error(key, "must be between " + std::to_string(min) + " and " + std::to_string(max));
+            return std::nullopt;
+        }
+        return n;
+    }
+
+    std::optional<bool> boolean(const char* key) {
+        if (!has(key)) return std::nullopt;
+        const auto v = o_->get(key);
+        if (!v.isBoolean()) {
+            error(key, "must be true or false");
+            return std::nullopt;
+        }
+        return v.extract<bool>();
+    }
+
+    Object::Ptr object(const char* key) {
+        if (!has(key)) return nullptr;
+        const auto v = o_->get(key);
+        if (!isObject(v)) {
+            error(key, "must be an object");
+            return nullptr;
+        }
+        return v.extract<Object::Ptr>();
+    }
+
+    Array::Ptr array(const char* key) {
+        if (!has(key)) return nullptr;
+        const auto v = o_->get(key);
+        if (!isArray(v)) {
+            error(key, "must be an array");
+            return nullptr;
+        }
+        return v.extract<Array::Ptr>();
+    }
+
+    std::vector<std::string> strings(const char* key) {
+        std::vector<std::string> out;
+        Array::Ptr a = array(key);
+        if (!a) return out;
+        for (size_t i = 0; i < a->size(); ++i) {
+            const auto v = a->get(static_cast<unsigned>(i));
+            if (!v.isString()) {
+                error(std::string(key) + "[" + std::to_string(i) + "]", "must be a string");
+                continue;
+            }
+            out.push_back(v.extract<std::string>());
+        }
+        return out;
+    }
+
+private:
+    Object::Ptr o_;
+    std::string path_;
+    FieldErrors& errors_;
+};
+
+void readMeta(Reader& r, EntityMeta& m) {
+    if (auto id = r.str("id")) {
+        Poco::UUID parsed;
+        if (!parsed.tryParse(*id))
+            r.error("id", "must be a UUID");
+        else
+            m.id = parsed.toString();
+    }
+    if (m.id.empty() && !r.has("id")) {
+        m.id = newUuid();
+        m.generatedId = true;
+    }
+    if (auto name = r.str("name", true)) {
+        if (!isValidName(*name))
+            r.error("name", "must be 1-128 characters of letters, digits, '.', '_', '~', '-', starting with a letter or digit");
+        m.name = *name;
+    }
+    m.tags = r.strings("tags");
+    for (size_t i = 0; i < m.tags.size(); ++i)
+        if (m.tags[i].empty() || m.tags[i].size() > 128)
+            r.error("tags[" + std::to_string(i) + "]", "must be 1-128 characters");
+    m.createdAt = r.integer("created_at", 0, std::numeric_limits<int32_t>::max() * 4ll).value_or(0);
+    m.updatedAt = r.integer("updated_at", 0, std::numeric_limits<int32_t>::max() * 4ll).value_or(0);
+}
+
+Timeouts readTimeouts(const Object::Ptr& o, const std::string& path, FieldErrors& errors) {
+    Timeouts t;
+    if (!o) return t;
+    Reader r(o, path, errors, {"connect_ms", "send_ms", "read_ms"});
+    constexpr int64_t kDay = 86'400'000;
+    if (auto v = r.integer("connect_ms", 1, kDay)) t.connectMs = static_cast<uint32_t>(*v);
+    if (auto v = r.integer("send_ms", 1, kDay)) t.sendMs = static_cast<uint32_t>(*v);
+    if (auto v = r.integer("read_ms", 1, kDay)) t.readMs = static_cast<uint32_t>(*v);
+    return t;
+}
+
+void checkRegex(const std::string& pattern, const std::string& path, FieldErrors& errors) {
+    std::string err;
+    if (!router::Regex::compile(pattern, &err)) errors.emplace(path, err);
+}
+
+/// {"X-Beta": "1"} or {"X-Beta": ["1", "2"]} or {"X-Beta": []} (presence).
+std::vector<FieldMatch> readFieldMatches(const Object::Ptr& o, const std::string& path,
+                                         FieldErrors& errors, bool headerNames) {
+    std::vector<FieldMatch> out;
+    if (!o) return out;
+    for (const auto& [name, v] : *o) {
+        const std::string at = path + "." + name;
+        FieldMatch m;
+        m.name = name;
+        if (name.empty() || (headerNames && !http::isToken(name))) {
+            errors.emplace(at, "is not a valid name");
+            continue;
+        }
+        if (v.isString()) {
+            m.values.push_back(v.extract<std::string>());
+        } else if (isArray(v)) {
+            const auto a = v.extract<Array::Ptr>();
+            for (size_t i = 0; i < a->size(); ++i) {
+                const auto item = a->get(static_cast<unsigned>(i));
+                if (!item.isString()) {
+                    errors.emplace(at + "[" + std::to_string(i) + "]", "must be a string");
+                    continue;
+                }
+                m.values.push_back(item.extract<std::string>());
+            }
+        } else {
+            errors.emplace(at, "must be a string or an array of strings");
+            continue;
+        }
+        for (size_t i = 0; i < m.values.size(); ++i)
+            if (!m.values[i].empty() && m.values[i].front() == '~')
+                checkRegex(m.values[i].substr(1), at + "[" + std::to_string(i) + "]", errors);
+        out.push_back(std::move(m));
+    }
+    return out;
+}
+
+bool validHostPattern(const std::string& h) {
+    std::string_view s = h;
+    if (s.rfind("*.", 0) == 0) s.remove_prefix(2);
+    if (s.empty() || s.size() > 253) return false;
+    for (char c : s) {
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
+              c == '.'))
+            return false;
+    }
+    return s.front() != '.' && s.back() != '.';
+}
+
+Array::Ptr toArray(const std::vector<std::string>& v) {
+    Array::Ptr a = new Array;
+    for (const auto& s : v) a->add(s);
+    return a;
+}
+
+Object::Ptr timeoutsJson(const Timeouts& t) {
+    Object::Ptr o = new Object;
+    if (t.connectMs) o->set("connect_ms", *t.connectMs);
+    if (t.sendMs) o->set("send_ms", *t.sendMs);
+    if (t.readMs) o->set("read_ms", *t.readMs);
+    return o;
+}
+
+Object::Ptr fieldMatchesJson(const std::vector<FieldMatch>& ms) {
+    Object::Ptr o = new Object(Poco::JSON_PRESERVE_KEY_ORDER);
+    for (const auto& m : ms) o->set(m.name, toArray(m.values));
+    return o;
+}
+
+void metaJson(Object::Ptr& o, const EntityMeta& m) {
+    o->set("id", m.id);
+    o->set("name", m.name);
+    o->set("tags", toArray(m.tags));
+    o->set("created_at", m.createdAt);
+    o->set("updated_at", m.updatedAt);
+}
+
+}  // namespace
+
+std::string newUuid() { return Poco::UUIDGenerator::defaultGenerator().createRandom().toString(); }
+
+bool isValidName(const std::string& name) {
+    if (name.empty() || name.size() > 128) return false;
+    for (size_t i = 0; i < name.size(); ++i) {
+        const char c = name[i];
+        const bool alnum = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+        if (!alnum && (i == 0 || (c != '.' && c != '_' && c != '~' && c != '-'))) return false;
+    }
+    return true;
+}
+
+UpstreamSpec upstreamFromJson(const Object::Ptr& o, const std::string& path, FieldErrors& errors) {
+    UpstreamSpec u;
+    Reader r(o, path, errors,
+             {"id", "name", "tags", "created_at", "updated_at", "algorithm", "hash_on", "hash_key",
+              "targets", "timeouts"});
+    readMeta(r, u.meta);
+    if (auto a = r.str("algorithm")) {
+        if (*a == "round-robin")
+            u.algorithm = Algorithm::kRoundRobin;
+        else if (*a == "least-connections")
+            u.algorithm = Algorithm::kLeastConnections;
+        else if (*a == "consistent-hash")
+            u.algorithm = Algorithm::kConsistentHash;
+        else
+            r.error("algorithm", "must be one of round-robin, least-connections, consistent-hash");
+    }
+    if (auto h = r.str("hash_on")) {
+        if (u.algorithm != Algorithm::kConsistentHash)
+            r.error("hash_on", "only applies to algorithm consistent-hash");
+        if (*h == "ip")
+            u.hashOn = HashOn::kIp;
+        else if (*h == "header")
+            u.hashOn = HashOn::kHeader;
+        else if (*h == "cookie")
+            u.hashOn = HashOn::kCookie;
+        else
+            r.error("hash_on", "must be one of ip, header, cookie");
+    }
+    if (auto k = r.str("hash_key")) u.hashKey = *k;
+    if (u.hashOn != HashOn::kIp && u.hashKey.empty())
+        r.error("hash_key", "is required when hash_on is header or cookie");
+    if (u.hashOn == HashOn::kHeader && !u.hashKey.empty() && !http::isToken(u.hashKey))
+        r.error("hash_key", "is not a valid header name");
+
+    if (Array::Ptr targets = r.array("targets")) {
+        std::set<std::string> seen;
+        for (size_t i = 0; i < targets->size(); ++i) {
+            const std::string at = r.at("targets[" + std::to_string(i) + "]");
+            const auto v = targets->get(static_cast<unsigned>(i));
+            if (!isObject(v)) {
+                errors.emplace(at, "must be an object");
+                continue;
+            }
+            Reader tr(v.extract<Object::Ptr>(), at, errors, {"address", "weight"});
+            TargetSpec t;
+            if (auto addr = tr.str("address", true)) {
+                std::string host;
+                uint16_t port = 0;
+                if (!upstream::parseTargetAddress(*addr, &host, &port))
+                    tr.error("address", "must be host:port with a port of 1-65535");
+                else if (!seen.insert(*addr).second)
+                    tr.error("address", "is listed twice");
+                t.address = *addr;
+            }
+            if (auto w = tr.integer("weight", 0, 65535)) t.weight = static_cast<uint32_t>(*w);
+            u.targets.push_back(std::move(t));
+        }
+    }
+    u.timeouts = readTimeouts(r.object("timeouts"), r.at("timeouts"), errors);
+    return u;
+}
+
+RouteSpec routeFromJson(const Object::Ptr& o, const std::string& path, FieldErrors& errors) {
+    RouteSpec rt;
+    Reader r(o, path, errors,
+             {"id", "name", "tags", "created_at", "updated_at", "priority", "enabled", "match",
+              "upstream", "strip_prefix", "rewrite_path", "preserve_host", "timeouts"});
+    readMeta(r, rt.meta);
+    if (auto p = r.integer("priority", -1'000'000, 1'000'000)) rt.priority = static_cast<int32_t>(*p);
+    if (auto e = r.boolean("enabled")) rt.enabled = *e;
+
+    if (Object::Ptr m = r.object("match")) {
+        const std::string mp = r.at("match");
+        Reader mr(m, mp, errors, {"paths", "methods", "hosts", "headers", "query", "cookies"});
+        rt.paths = mr.strings("paths");
+        for (size_t i = 0; i < rt.paths.size(); ++i) {
+            const std::string at = mp + ".paths[" + std::to_string(i) + "]";
+            const std::string& p = rt.paths[i];
+            if (!p.empty() && p.front() == '~') {
+                checkRegex(p.substr(1), at, errors);
+            } else {
+                const std::string_view text = (!p.empty() && p.front() == '=') ? std::string_view(p).substr(1) : p;
+                std::string normalized;
+                const char* why = "";
+                if (text.empty() || text.front() != '/')
+                    errors.emplace(at, "must start with / (or =/ for exact, ~ for a regex)");
+                else if (text.find_first_of("?#") != std::string_view::npos)
+                    errors.emplace(at, "must not contain '?' or '#'");
+                else if (!http::normalizePath(text, &normalized, &why))
+                    errors.emplace(at, why);
+                else if (normalized != text)
+                    errors.emplace(at, "must be normalized (requests are matched after normalization), e.g. " + normalized);
+            }
+        }
+        rt.methods = mr.strings("methods");
+        for (size_t i = 0; i < rt.methods.size(); ++i)
+            if (router::methodFromName(rt.methods[i]) < 0)
+                errors.emplace(mp + ".methods[" + std::to_string(i) + "]", "is not an HTTP method (use upper case)");
+        rt.hosts = mr.strings("hosts");
+        for (size_t i = 0; i < rt.hosts.size(); ++i)
+            if (!validHostPattern(rt.hosts[i]))
+                errors.emplace(mp + ".hosts[" + std::to_string(i) + "]",
+                               "must be a host name or *.domain wildcard, without port");
+        rt.headers = readFieldMatches(mr.object("headers"), mp + ".headers", errors, true);
+        rt.query = readFieldMatches(mr.object("query"), mp + ".query", errors, false);
+        rt.cookies = readFieldMatches(mr.object("cookies"), mp + ".cookies", errors, false);
+    }
+    if (auto u = r.str("upstream", true)) rt.upstream = *u;
+    if (auto s = r.boolean("strip_prefix")) rt.stripPrefix = *s;
+    if (auto p = r.str("rewrite_path")) {
+        if (p->empty() || p->front() != '/')
+            r.error("rewrite_path", "must start with /");
+        else if (p->find_first_of("?# ") != std::string::npos)
+            r.error("rewrite_path", "must not contain '?', '#' or spaces");
+        rt.rewritePath = *p;
+    }
+    if (rt.stripPrefix && !rt.rewritePath.empty())
+        r.error("strip_prefix", "cannot be combined with rewrite_path");
+    if (auto ph = r.boolean("preserve_host")) rt.preserveHost = *ph;
+    rt.timeouts = readTimeouts(r.object("timeouts"), r.at("timeouts"), errors);
+    return rt;
+}
+
+void validateDocument(const ConfigDocument& doc, FieldErrors& errors) {
+    std::set<std::string> upstreamNames, ids;
+    for (size_t i = 0; i < doc.upstreams.size(); ++i) {
+        const auto& u = doc.upstreams[i];
+        const std::string at = "upstreams[" + std::to_string(i) + "]";
+        if (!u.meta.name.empty() && !upstreamNames.insert(u.meta.name).second)
+            errors.emplace(at + ".name", "is already used by another upstream");
+        if (!ids.insert(u.meta.id).second) errors.emplace(at + ".id", "is already used");
+    }
+    std::set<std::string> routeNames;
+    for (size_t i = 0; i < doc.routes.size(); ++i) {
+        const auto& r = doc.routes[i];
+        const std::string at = "routes[" + std::to_string(i) + "]";
+        if (!r.meta.name.empty() && !routeNames.insert(r.meta.name).second)
+            errors.emplace(at + ".name", "is already used by another route");
+        if (!ids.insert(r.meta.id).second) errors.emplace(at + ".id", "is already used");
+        if (!r.upstream.empty() && !upstreamNames.count(r.upstream))
+            errors.emplace(at + ".upstream", "no upstream named '" + r.upstream + "'");
+    }
+}
+
+ConfigDocument documentFromJson(const std::string& text) {
+    FieldErrors errors;
+    Poco::Dynamic::Var parsed;
+    try {
+        Poco::JSON::Parser parser;
+        parsed = parser.parse(text);
+    } catch (const Poco::Exception& e) {
+        throw ValidationError("invalid JSON: " + e.message(), {});
+    }
+    if (!isObject(parsed)) throw ValidationError("configuration must be a JSON object", {});
+    const auto root = parsed.extract<Object::Ptr>();
+    ConfigDocument doc;
+    Reader r(root, "", errors, {"upstreams", "routes", "format_version"});
+    if (Array::Ptr ups = r.array("upstreams")) {
+        for (size_t i = 0; i < ups->size(); ++i) {
+            const std::string at = "upstreams[" + std::to_string(i) + "]";
+            const auto v = ups->get(static_cast<unsigned>(i));
+            if (!isObject(v)) {
+                errors.emplace(at, "must be an object");
+                continue;
+            }
+            doc.upstreams.push_back(upstreamFromJson(v.extract<Object::Ptr>(), at, errors));
+        }
+    }
+    if (Array::Ptr routes = r.array("routes")) {
+        for (size_t i = 0; i < routes->size(); ++i) {
+            const std::string at = "routes[" + std::to_string(i) + "]";
+            const auto v = routes->get(static_cast<unsigned>(i));
+            if (!isObject(v)) {
+                errors.emplace(at, "must be an object");
+                continue;
+            }
+            doc.routes.push_back(routeFromJson(v.extract<Object::Ptr>(), at, errors));
+        }
+    }
+    validateDocument(doc, errors);
+    if (!errors.empty()) throw ValidationError("invalid configuration", std::move(errors));
+    return doc;
+}
+
+Object::Ptr toJson(const UpstreamSpec& u) {
+    Object::Ptr o = new Object(Poco::JSON_PRESERVE_KEY_ORDER);
+    metaJson(o, u.meta);
+    switch (u.algorithm) {
+        case Algorithm::kRoundRobin: o->set("algorithm", "round-robin"); break;
+        case Algorithm::kLeastConnections: o->set("algorithm", "least-connections"); break;
+        case Algorithm::kConsistentHash:
+            o->set("algorithm", "consistent-hash");
+            o->set("hash_on", u.hashOn == HashOn::kIp ? "ip" : u.hashOn == HashOn::kHeader ? "header" : "cookie");
+            if (!u.hashKey.empty()) o->set("hash_key", u.hashKey);
+            break;
+    }
+    Array::Ptr targets = new Array;
+    for (const auto& t : u.targets) {
+        Object::Ptr to = new Object(Poco::JSON_PRESERVE_KEY_ORDER);
+        to->set("address", t.address);
+        to->set("weight", t.weight);
+        targets->add(to);
+    }
+    o->set("targets", targets);
+    if (!u.timeouts.empty()) o->set("timeouts", timeoutsJson(u.timeouts));
+    return o;
+}
+
+Object::Ptr toJson(const RouteSpec& r) {
+    Object::Ptr o = new Object(Poco::JSON_PRESERVE_KEY_ORDER);
+    metaJson(o, r.meta);
+    o->set("priority", r.priority);
+    o->set("enabled", r.enabled);
+    Object::Ptr m = new Object(Poco::JSON_PRESERVE_KEY_ORDER);
+    if (!r.paths.empty()) m->set("paths", toArray(r.paths));
+    if (!r.methods.empty()) m->set("methods", toArray(r.methods));
+    if (!r.hosts.empty()) m->set("hosts", toArray(r.hosts));
+    if (!r.headers.empty()) m->set("headers", fieldMatchesJson(r.headers));
+    if (!r.query.empty()) m->set("query", fieldMatchesJson(r.query));
+    if (!r.cookies.empty()) m->set("cookies", fieldMatchesJson(r.cookies));
+    o->set("match", m);
+    o->set("upstream", r.upstream);
+    o->set("strip_prefix", r.stripPrefix);
+    if (!r.rewritePath.empty()) o->set("rewrite_path", r.rewritePath);
+    o->set("preserve_host", r.preserveHost);
+    if (!r.timeouts.empty()) o->set("timeouts", timeoutsJson(r.timeouts));
+    return o;
+}
+
+Object::Ptr toJson(const ConfigDocument& d) {
+    Object::Ptr o = new Object(Poco::JSON_PRESERVE_KEY_ORDER);
+    o->set("format_version", 1);
+    Array::Ptr ups = new Array;
+    for (const auto& u : d.upstreams) ups->add(toJson(u));
+    Array::Ptr routes = new Array;
+    for (const auto& r : d.routes) routes->add(toJson(r));
+    o->set("upstreams", ups);
+    o->set("routes", routes);
+    return o;
+}
+
+std::string toJsonText(const ConfigDocument& d) {
+    std::ostringstream out;
+    toJson(d)->stringify(out, 2);
+    out << '\n';
+    return out.str();
+}
+
+std::string summarize(const FieldErrors& errors) {
+    std::string out;
+    for (const auto& [k, v] : errors) {
+        if (!out.empty()) out += "; ";
+        out += k + ": " + v;
+    }
+    return out;
+}
+
+}  // namespace gatehouse::config

@@ -1,0 +1,174 @@
+#include "config/settings.h"
+
+#include <charconv>
+#include <fstream>
+#include <functional>
+#include <sstream>
+#include <thread>
+
+#include "http/ascii.h"
+
+namespace gatehouse::config {
+namespace {
+
+std::string trim(std::string_view s) {
+    while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+    while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\r')) s.remove_suffix(1);
+    return std::string(s);
+}
+
+/// "section.key" → value. '#' and ';' start comment lines.
+std::map<std::string, std::string> parseIni(const std::string& path) {
+    std::ifstream in(path);
+    if (!in) throw SettingsError("cannot read configuration file " + path);
+    std::map<std::string, std::string> out;
+    std::string line, section;
+    int lineNo = 0;
+    while (std::getline(in, line)) {
+        ++lineNo;
+        const std::string t = trim(line);
+        if (t.empty() || t[0] == '#' || t[0] == ';') continue;
+        if (t.front() == '[') {
+            if (t.back() != ']') throw SettingsError(path + ":" + std::to_string(lineNo) + ": bad section header");
+            section = http::toLower(trim(std::string_view(t).substr(1, t.size() - 2)));
+            continue;
+        }
+        const size_t eq = t.find('=');
+        if (eq == std::string::npos)
+            throw SettingsError(path + ":" + std::to_string(lineNo) + ": expected key = value");
+        if (section.empty())
+            throw SettingsError(path + ":" + std::to_string(lineNo) + ": key outside a [section]");
+        out[section + "." + http::toLower(trim(std::string_view(t).substr(0, eq)))] =
+            trim(std::string_view(t).substr(eq + 1));
+    }
+    return out;
+}
+
+uint64_t toNumber(const std::string& key, const std::string& v, uint64_t min, uint64_t max) {
+    uint64_t n = 0;
+    auto [ptr, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
+    if (ec != std::errc() || ptr != v.data() + v.size() || v.empty())
+        throw SettingsError(key + ": expected a number, got '" + v + "'");
+    if (n < min || n > max)
+        throw SettingsError(key + ": " + v + " is outside " + std::to_string(min) + "-" + std::to_string(max));
+    return n;
+}
+
+}  // namespace
+
+unsigned Settings::effectiveWorkers() const {
+    if (workers) return workers;
+    const unsigned n = std::thread::hardware_concurrency();
+    return n ? n : 1;
+}
+
+Settings loadSettings(const std::string& iniPath, const std::map<std::string, std::string>& overrides) {
+    std::map<std::string, std::string> kv;
+    if (!iniPath.empty()) kv = parseIni(iniPath);
+    for (const auto& [k, v] : overrides) kv[k] = v;
+
+    Settings s;
+    s.configFile = iniPath;
+    auto rt = std::make_shared<RuntimeSettings>();
+    constexpr uint64_t kDay = 86'400'000;
+    auto u32 = [](uint64_t v) { return static_cast<uint32_t>(v); };
+
+    using Setter = std::function<void(const std::string& key, const std::string& v)>;
+    const std::map<std::string, Setter> setters = {
+        {"proxy.listen", [&](auto&, auto& v) { s.proxyListen = v; }},
+        {"proxy.workers", [&](auto& k, auto& v) { s.workers = u32(toNumber(k, v, 0, 256)); }},
+        {"proxy.backlog", [&](auto& k, auto& v) { s.backlog = static_cast<int>(toNumber(k, v, 1, 65535)); }},
+        {"proxy.trusted_proxies",
+         [&](auto& k, auto& v) {
+             rt->trustedProxies.clear();
+             http::forEachListElement(v, [&](std::string_view item) {
+                 auto c = net::Cidr::parse(std::string(item));
+                 if (!c) throw SettingsError(k + ": '" + std::string(item) + "' is not an address or CIDR block");
+                 rt->trustedProxies.push_back(*c);
+             });
+         }},
+        {"limits.max_request_line", [&](auto& k, auto& v) { rt->limits.maxRequestLine = toNumber(k, v, 64, 1 << 20); }},
+        {"limits.max_header_bytes", [&](auto& k, auto& v) { rt->limits.maxHeaderBytes = toNumber(k, v, 256, 1 << 20); }},
+        {"limits.max_header_count", [&](auto& k, auto& v) { rt->limits.maxHeaderCount = toNumber(k, v, 1, 10000); }},
+        {"limits.max_body_bytes", [&](auto& k, auto& v) { rt->limits.maxBodyBytes = toNumber(k, v, 0, UINT64_MAX >> 1); }},
+        {"limits.header_timeout_ms", [&](auto& k, auto& v) { rt->client.headerMs = u32(toNumber(k, v, 1, kDay)); }},
+        {"limits.body_timeout_ms", [&](auto& k, auto& v) { rt->client.bodyMs = u32(toNumber(k, v, 1, kDay)); }},
+        {"limits.keepalive_timeout_ms", [&](auto& k, auto& v) { rt->client.keepaliveMs = u32(toNumber(k, v, 1, kDay)); }},
+        {"limits.send_timeout_ms", [&](auto& k, auto& v) { rt->client.sendMs = u32(toNumber(k, v, 1, kDay)); }},
+        {"upstream.connect_timeout_ms", [&](auto& k, auto& v) { rt->upstream.connectMs = u32(toNumber(k, v, 1, kDay)); }},
+        {"upstream.send_timeout_ms", [&](auto& k, auto& v) { rt->upstream.sendMs = u32(toNumber(k, v, 1, kDay)); }},
+        {"upstream.read_timeout_ms", [&](auto& k, auto& v) { rt->upstream.readMs = u32(toNumber(k, v, 1, kDay)); }},
+        {"upstream.keepalive_max_idle", [&](auto& k, auto& v) { rt->pool.maxIdlePerTarget = u32(toNumber(k, v, 0, 100000)); }},
+        {"upstream.keepalive_idle_timeout_ms", [&](auto& k, auto& v) { rt->pool.idleTimeoutMs = u32(toNumber(k, v, 1, kDay)); }},
+        {"upstream.max_response_header_bytes",
+         [&](auto& k, auto& v) { rt->upstreamResponseLimits.maxHeaderBytes = toNumber(k, v, 256, 1 << 20); }},
+        {"store.path", [&](auto& k, auto& v) {
+             if (v.empty()) throw SettingsError(k + ": must not be empty");
+             s.dbPath = v;
+         }},
+        {"server.drain_timeout_ms", [&](auto& k, auto& v) { s.drainTimeoutMs = u32(toNumber(k, v, 0, kDay)); }},
+        {"server.event_log", [&](auto& k, auto& v) {
+             if (v.empty()) throw SettingsError(k + ": must not be empty");
+             s.eventLog = v;
+         }},
+        {"server.log_level", [&](auto& k, auto& v) {
+             if (v != "debug" && v != "info" && v != "warn" && v != "error")
+                 throw SettingsError(k + ": expected debug, info, warn or error");
+             s.logLevel = v;
+         }},
+    };
+    for (const auto& [k, v] : kv) {
+        auto it = setters.find(k);
+        if (it == setters.end()) throw SettingsError("unknown setting '" + k + "'");
+        it->second(k, v);
+    }
+    rt->upstreamResponseLimits.maxHeaderCount = rt->limits.maxHeaderCount;
+    s.runtime = std::move(rt);
+    return s;
+}
+
+std::string defaultIni() {
+    return R"(# gatehouse configuration. Listeners, storage, limits and timeouts live here; routes,
+# upstreams and plugins live in the SQLite store and are changed through the admin API or
+# `gatehouse config import`. SIGHUP re-reads this file: [limits] and [upstream] apply to new
+# requests at once; [proxy] listen/workers need a restart.
+
+[proxy]
+listen = 0.0.0.0:8000
+# 0 = one worker per CPU core
+workers = 0
+backlog = 1024
+# Peers whose X-Forwarded-For / -Proto / -Host and X-Request-Id are kept (comma-separated
+# addresses or CIDR blocks). Everyone else's are replaced.
+trusted_proxies =
+
+[limits]
+max_request_line = 8192
+max_header_bytes = 32768
+max_header_count = 100
+max_body_bytes = 8388608
+header_timeout_ms = 10000
+body_timeout_ms = 60000
+keepalive_timeout_ms = 60000
+send_timeout_ms = 60000
+
+[upstream]
+connect_timeout_ms = 5000
+send_timeout_ms = 60000
+read_timeout_ms = 60000
+keepalive_max_idle = 64
+keepalive_idle_timeout_ms = 30000
+max_response_header_bytes = 32768
+
+[store]
+path = /var/lib/gatehouse/gatehouse.db
+
+[server]
+drain_timeout_ms = 30000
+# stderr, stdout, or a file path (reopened on SIGUSR1)
+event_log = stderr
+log_level = info
+)";
+}
+
+}  // namespace gatehouse::config

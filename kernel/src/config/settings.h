@@ -1,0 +1,62 @@
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "http/limits.h"
+#include "net/cidr.h"
+#include "upstream/connection.h"
+#include "upstream/pool.h"
+
+namespace gatehouse::config {
+
+/// Client-side timeouts (DESIGN.md "Limits").
+struct ClientTimeouts {
+    uint32_t headerMs = 10000;     // first byte of a request to the end of its head → 408
+    uint32_t bodyMs = 60000;       // between two reads of a request body → 408
+    uint32_t keepaliveMs = 60000;  // idle between requests → close
+    uint32_t sendMs = 60000;       // between two writes to a client that does not read → close
+};
+
+/// Settings that take effect on SIGHUP without a restart; every snapshot carries a copy.
+struct RuntimeSettings {
+    http::HttpLimits limits;
+    http::HttpLimits upstreamResponseLimits{8 * 1024, 32 * 1024, 100, 0};
+    ClientTimeouts client;
+    upstream::UpstreamTimeouts upstream;
+    upstream::PoolLimits pool;
+    /// Peers whose X-Forwarded-* and X-Request-Id are kept (appended to) instead of replaced.
+    std::vector<net::Cidr> trustedProxies;
+};
+
+/// Everything the INI file (and command-line flags) hold. The rest lives in SQLite.
+struct Settings {
+    std::string configFile;  // where these came from ("" = built-in defaults)
+    std::string dbPath = "gatehouse.db";
+    std::string proxyListen = "0.0.0.0:8000";
+    unsigned workers = 0;  // 0 = one per core
+    int backlog = 1024;
+    uint32_t drainTimeoutMs = 30000;
+    std::string eventLog = "stderr";  // "stderr", "stdout" or a file path
+    std::string logLevel = "info";
+    std::shared_ptr<const RuntimeSettings> runtime = std::make_shared<RuntimeSettings>();
+
+    unsigned effectiveWorkers() const;
+};
+
+struct SettingsError : std::runtime_error {
+    using std::runtime_error::runtime_error;
+};
+
+/// Reads `iniPath` ("" = defaults only) and applies `overrides` ("section.key" → value, from
+/// the command line) on top. Throws SettingsError with a one-line reason naming the key.
+Settings loadSettings(const std::string& iniPath, const std::map<std::string, std::string>& overrides);
+
+/// The default INI file, every key present and commented (packaging installs it).
+std::string defaultIni();
+
+}  // namespace gatehouse::config

@@ -1,0 +1,59 @@
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <vector>
+
+#include "config/model.h"
+#include "config/settings.h"
+#include "router/route_table.h"
+#include "upstream/balancer.h"
+#include "upstream/connection.h"
+#include "upstream/target.h"
+
+namespace gatehouse::config {
+
+struct UpstreamRuntime {
+    const UpstreamSpec* spec = nullptr;
+    std::vector<std::shared_ptr<upstream::TargetState>> targets;
+    std::unique_ptr<upstream::Balancer> balancer;
+};
+
+/// Everything a request needs from the configuration, immutable once published (the
+/// balancers' per-worker slots excepted: each worker touches only its own). A request pins
+/// the snapshot it started with; the snapshot dies with its last request.
+struct Snapshot {
+    uint64_t version = 0;
+    std::shared_ptr<const RuntimeSettings> settings;
+    ConfigDocument doc;
+    std::vector<UpstreamRuntime> upstreams;
+    std::shared_ptr<const router::RouteTable> routes;
+    /// Effective timeouts per route (route, then upstream, then INI defaults), by route order.
+    std::vector<upstream::UpstreamTimeouts> routeTimeouts;
+};
+
+/// Compiles a validated document into a snapshot: routes into the route table, upstreams into
+/// balancers over shared target states (names resolved here, on the control side). Throws
+/// ValidationError when something cannot compile; nothing is published then.
+std::shared_ptr<const Snapshot> buildSnapshot(ConfigDocument doc, uint64_t version,
+                                              std::shared_ptr<const RuntimeSettings> settings,
+                                              upstream::TargetRegistry& targets, unsigned workers);
+
+/// Where workers find the current snapshot. publish() is called by the control side; workers
+/// compare generation() (one relaxed load per request) and fetch the pointer only when it
+/// changed.
+class SnapshotHolder {
+public:
+    void publish(std::shared_ptr<const Snapshot> s);
+    std::shared_ptr<const Snapshot> current() const;
+    uint64_t generation() const { return generation_.load(std::memory_order_acquire); }
+
+private:
+    mutable std::mutex mutex_;
+    std::shared_ptr<const Snapshot> current_;
+    std::atomic<uint64_t> generation_{0};
+};
+
+}  // namespace gatehouse::config

@@ -1,0 +1,781 @@
+#include "proxy/client_connection.h"
+
+#include <llhttp.h>
+#include <sys/socket.h>
+
+#include <Poco/Exception.h>
+
+#include <cstring>
+
+#include "http/ascii.h"
+#include "http/path.h"
+#include "http/status.h"
+#include "net/clock.h"
+#include "net/listener.h"
+#include "net/socket_io.h"
+#include "proxy/worker.h"
+
+namespace gatehouse::proxy {
+namespace {
+
+constexpr uint32_t kLingerMs = 5000;
+constexpr size_t kMaxPipelinedBytes = 64 * 1024;
+
+bool isIdempotent(uint8_t method) {
+    switch (method) {
+        case HTTP_GET:
+        case HTTP_HEAD:
+        case HTTP_OPTIONS:
+        case HTTP_TRACE:
+        case HTTP_PUT:
+        case HTTP_DELETE:
+            return true;
+        default:
+            return false;
+    }
+}
+
+/// X-Request-Id values accepted from trusted peers: short, visible ASCII.
+bool acceptableRequestId(std::string_view v) {
+    if (v.empty() || v.size() > 64) return false;
+    for (char c : v)
+        if (c <= ' ' || c > '~' || c == '"' || c == '\\') return false;
+    return true;
+}
+
+}  // namespace
+
+ClientConnection::ClientConnection(Worker& worker, Poco::Net::StreamSocket socket,
+                                   const Poco::Net::SocketAddress& peer)
+    : worker_(worker),
+      socket_(std::move(socket)),
+      fd_(socket_.impl()->sockfd()),
+      clientIp_(peer.host().toString()),
+      clientAddr_(peer.host()),
+      parser_(http::HttpParser::Type::kRequest, worker.snapshot()->settings->limits, this),
+      timer_([this] { onTimer(); }) {
+    trustedPeer_ = net::anyContains(worker.snapshot()->settings->trustedProxies, clientAddr_);
+}
+
+ClientConnection::~ClientConnection() {
+    if (phase_ != Phase::kClosed) closeNow();
+}
+
+bool ClientConnection::start() {
+    if (!worker_.loop().add(fd_, this, net::EventLoop::kEdgeTriggered)) return false;
+    registered_ = true;
+    phaseSinceMs_ = lastReadMs_ = lastWriteMs_ = worker_.loop().nowMs();
+    rearmTimer();
+    return true;
+}
+
+const config::RuntimeSettings& ClientConnection::settings() const {
+    return ex_ && ex_->snapshot ? *ex_->snapshot->settings : *worker_.snapshot()->settings;
+}
+
+// ---------------------------------------------------------------------------------------
+// Driving: every event ends in pump(), which reads, parses, writes and finishes exchanges
+// until nothing moves. Callbacks from the upstream side call schedule(), which re-enters
+// pump() only when it is not already running.
+
+void ClientConnection::onIo(uint32_t events) {
+    if (phase_ == Phase::kClosed) return;
+    if (events & EPOLLERR) {
+        closeNow();
+        return;
+    }
+    if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP)) readReady_ = true;
+    if (events & EPOLLOUT) writeReady_ = true;
+    schedule();
+}
+
+void ClientConnection::schedule() {
+    if (inPump_) {
+        again_ = true;
+        return;
+    }
+    pump();
+}
+
+void ClientConnection::pump() {
+    inPump_ = true;
+    int rounds = 0;
+    do {
+        again_ = false;
+        if (step()) again_ = true;
+    } while (again_ && phase_ != Phase::kClosed && ++rounds < 1000);
+    inPump_ = false;
+    if (phase_ != Phase::kClosed) rearmTimer();
+}
+
+bool ClientConnection::step() {
+    bool progressed = false;
+    if (readReady_) progressed |= readInput();
+    if (phase_ == Phase::kClosed) return false;
+    progressed |= parseInput();
+    if (phase_ == Phase::kClosed) return false;
+    if (ex_ && ex_->up) ex_->up->flush();  // forward what parsing queued, without a loop round
+    if (phase_ == Phase::kClosed) return false;
+    progressed |= flushOut();
+    if (phase_ == Phase::kClosed) return false;
+    progressed |= finishExchangeIfDone();
+    return progressed;
+}
+
+bool ClientConnection::readInput() {
+    size_t want = 16 * 1024;
+    switch (phase_) {
+        case Phase::kIdle:
+        case Phase::kHead: {
+            const auto& l = settings().limits;
+            const size_t cap = l.maxRequestLine + l.maxHeaderBytes + 4096;
+            if (in_.size() >= cap) return false;  // the parser reports 414/431 first
+            break;
+        }
+        case Phase::kActive:
+            if (ex_->requestDone) {
+                if (in_.size() >= kMaxPipelinedBytes) return false;  // next request waits
+            } else {
+                if (bodyBlocked() || in_.size() >= 64 * 1024) return false;
+                want = 64 * 1024;
+            }
+            break;
+        case Phase::kLingering: {
+            char scratch[16 * 1024];
+            const net::IoResult r = net::readSome(fd_, scratch, sizeof scratch);
+            if (r.kind == net::IoResult::kData) return true;
+            readReady_ = false;
+            if (r.kind != net::IoResult::kWouldBlock) closeNow();
+            return false;
+        }
+        case Phase::kClosed:
+            return false;
+    }
+    char* p = in_.prepare(want);
+    const net::IoResult r = net::readSome(fd_, p, want);
+    switch (r.kind) {
+        case net::IoResult::kData:
+            in_.commit(r.bytes);
+            lastReadMs_ = worker_.loop().nowMs();
+            if (r.bytes < want) readReady_ = false;  // drained; edge-triggered: a new edge follows
+            return true;
+        case net::IoResult::kWouldBlock:
+            readReady_ = false;
+            return false;
+        case net::IoResult::kEof:
+            readReady_ = false;
+            peerEof_ = true;
+            onPeerEof();
+            return true;
+        case net::IoResult::kError:
+            readReady_ = false;
+            closeNow();
+            return false;
+    }
+    return false;
+}
+
+void ClientConnection::onPeerEof() {
+    switch (phase_) {
+        case Phase::kIdle:
+        case Phase::kHead:
+            closeNow();  // nothing (complete) was asked: nothing to answer
+            return;
+        case Phase::kActive:
+            if (!ex_->requestDone && !ex_->responseDone) {
+                closeNow();  // the client gave up mid-request
+                return;
+            }
+            ex_->closeAfter = true;  // half-close after a full request: answer, then close
+            return;
+        case Phase::kLingering:
+            closeNow();
+            return;
+        case Phase::kClosed:
+            return;
+    }
+}
+
+bool ClientConnection::parseInput() {
+    if (in_.empty()) return false;
+    size_t consumed = 0;
+    switch (phase_) {
+        case Phase::kIdle:
+            phase_ = Phase::kHead;
+            phaseSinceMs_ = worker_.loop().nowMs();
+            [[fallthrough]];
+        case Phase::kHead: {
+            if (fed_ >= in_.size()) return false;
+            const auto r = parser_.execute(in_.data(), in_.data() + fed_, in_.size() - fed_, &consumed);
+            return afterExecute(r, consumed);
+        }
+        case Phase::kActive: {
+            if (ex_->requestDone || bodyBlocked()) return false;
+            const auto r = parser_.execute(in_.data(), in_.data(), in_.size(), &consumed);
+            return afterExecute(r, consumed);
+        }
+        case Phase::kLingering:
+            in_.clear();
+            return false;
+        case Phase::kClosed:
+            return false;
+    }
+    return false;
+}
+
+bool ClientConnection::afterExecute(http::HttpParser::Result r, size_t consumed) {
+    if (phase_ == Phase::kClosed) return false;
+    const size_t total = fed_ + consumed;
+    switch (r) {
+        case http::HttpParser::Result::kError: {
+            in_.clear();
+            fed_ = 0;
+            const auto& e = parser_.error();
+            if (ex_ && ex_->responseStarted) {
+                // Already answering (a local error or the upstream's response): the rest of
+                // the stream is garbage. Finish what is queued, then close.
+                ex_->closeAfter = true;
+                ex_->requestDone = true;
+                if (!ex_->responseDone) closeNow();
+            } else {
+                respondLocal(e.status, e.reason, /*close=*/true);
+                if (ex_) ex_->requestDone = true;
+            }
+            return true;
+        }
+        case http::HttpParser::Result::kPaused:  // a request ended; the next one waits
+            in_.consume(total);
+            fed_ = 0;
+            return true;
+        case http::HttpParser::Result::kNeedMore:
+            if (phase_ == Phase::kActive) {
+                in_.consume(total);
+                fed_ = 0;
+            } else {
+                fed_ = total;
+            }
+            return consumed > 0;
+    }
+    return false;
+}
+
+bool ClientConnection::flushOut() {
+    if (out_.empty() || !writeReady_) {
+        if (phase_ == Phase::kLingering && out_.empty() && !shutdownSent_) {
+            ::shutdown(fd_, SHUT_WR);
+            shutdownSent_ = true;
+        }
+        return false;
+    }
+    const bool wasHigh = out_.size() >= kOutLowWatermark;
+    bool wrote = false;
+    while (!out_.empty()) {
+        const net::IoResult r = net::writeSome(fd_, out_.data(), out_.size());
+        if (r.kind == net::IoResult::kData) {
+            out_.consume(r.bytes);
+            wrote = true;
+        } else if (r.kind == net::IoResult::kWouldBlock) {
+            writeReady_ = false;
+            break;
+        } else {
+            closeNow();
+            return false;
+        }
+    }
+    if (wrote) lastWriteMs_ = worker_.loop().nowMs();
+    if (out_.empty()) {
+        out_.release();
+        if (phase_ == Phase::kLingering && !shutdownSent_) {
+            ::shutdown(fd_, SHUT_WR);
+            shutdownSent_ = true;
+        }
+    }
+    if (wasHigh && out_.size() < kOutLowWatermark && ex_ && ex_->up) ex_->up->resumeReading();
+    return wrote;
+}
+
+bool ClientConnection::finishExchangeIfDone() {
+    if (phase_ != Phase::kActive || !ex_ || !ex_->responseDone || !out_.empty()) return false;
+    if (!ex_->requestDone && !ex_->closeAfter) return false;  // still discarding the body
+
+    worker_.stats().requests.fetch_add(1, std::memory_order_relaxed);
+    ++requestsServed_;
+    const bool close = ex_->closeAfter || !ex_->requestDone || !ex_->req.keepAlive || peerEof_ ||
+                       worker_.draining();
+    releaseUpstream(false);
+    ex_.reset();
+    if (close) {
+        startLingeringClose();
+        return true;
+    }
+    phase_ = Phase::kIdle;
+    phaseSinceMs_ = worker_.loop().nowMs();
+    parser_.resume();
+    parser_.setLimits(worker_.snapshot()->settings->limits);
+    if (in_.empty()) {
+        in_.release();  // idle keep-alive connections hold no buffers
+    }
+    return true;
+}
+
+void ClientConnection::startLingeringClose() {
+    // Half-close and drain what the client still sends, so that its unread bytes do not turn
+    // our close into a reset that destroys the response it has not read yet.
+    phase_ = Phase::kLingering;
+    phaseSinceMs_ = worker_.loop().nowMs();
+    in_.clear();
+    if (out_.empty() && !shutdownSent_) {
+        ::shutdown(fd_, SHUT_WR);
+        shutdownSent_ = true;
+    }
+    if (peerEof_) closeNow();
+}
+
+void ClientConnection::drain() {
+    if (phase_ == Phase::kIdle && in_.empty()) {
+        closeNow();
+        return;
+    }
+    if (ex_) ex_->closeAfter = true;
+}
+
+void ClientConnection::closeNow() {
+    if (phase_ == Phase::kClosed) return;
+    phase_ = Phase::kClosed;
+    worker_.loop().timers().disarm(timer_);
+    if (ex_) releaseUpstream(false);
+    ex_.reset();
+    if (registered_) worker_.loop().remove(fd_);
+    registered_ = false;
+    try {
+        socket_.close();
+    } catch (...) {
+    }
+    worker_.connectionClosed(this);  // hands ownership to the loop for deferred deletion
+}
+
+// ---------------------------------------------------------------------------------------
+// Timeouts. One timer per connection; its deadline depends on the phase.
+
+uint64_t ClientConnection::deadline() const {
+    const auto& c = settings().client;
+    switch (phase_) {
+        case Phase::kIdle:
+            return phaseSinceMs_ + (requestsServed_ == 0 ? c.headerMs : c.keepaliveMs);
+        case Phase::kHead:
+            return phaseSinceMs_ + c.headerMs;  // fixed from the first byte: no slowloris
+        case Phase::kActive:
+            if (!out_.empty()) return lastWriteMs_ + c.sendMs;
+            if (!ex_->requestDone && !bodyBlocked()) return lastReadMs_ + c.bodyMs;
+            return 0;  // waiting on the upstream: its own timers run
+        case Phase::kLingering:
+            return phaseSinceMs_ + kLingerMs;
+        case Phase::kClosed:
+            return 0;
+    }
+    return 0;
+}
+
+void ClientConnection::rearmTimer() {
+    // The send timeout counts from when output started waiting, not from the last write of
+    // some earlier response.
+    const bool pending = !out_.empty();
+    if (pending && !outPending_) lastWriteMs_ = worker_.loop().nowMs();
+    outPending_ = pending;
+    const uint64_t d = deadline();
+    if (d == 0)
+        worker_.loop().timers().disarm(timer_);
+    else
+        worker_.loop().timers().arm(timer_, d);
+}
+
+void ClientConnection::onTimer() {
+    const uint64_t d = deadline();
+    if (d == 0) return;
+    if (d > worker_.loop().nowMs()) {
+        worker_.loop().timers().arm(timer_, d);
+        return;
+    }
+    switch (phase_) {
+        case Phase::kIdle:
+        case Phase::kLingering:
+            closeNow();
+            return;
+        case Phase::kHead:
+            respondLocal(408, "timed out reading the request head", true);
+            break;
+        case Phase::kActive:
+            if (!out_.empty() || ex_->responseStarted) {
+                closeNow();  // the client stopped reading, or cannot be told anything now
+                return;
+            }
+            respondLocal(408, "timed out reading the request body", true);
+            break;
+        case Phase::kClosed:
+            return;
+    }
+    schedule();
+}
+
+// ---------------------------------------------------------------------------------------
+// Request side
+
+http::ParserSink::HeadAction ClientConnection::onHeadComplete() {
+    beginExchange();
+    int status = 0;
+    const char* reason = "";
+    if (!validateRequest(&status, &reason)) {
+        parser_.reject(status, reason);
+        return HeadAction::kReject;
+    }
+    route();
+    return HeadAction::kContinue;
+}
+
+void ClientConnection::beginExchange() {
+    if (!ex_) ex_ = std::make_unique<Exchange>();
+    Exchange& ex = *ex_;
+    ex.snapshot = worker_.snapshot();
+    ex.startUs = net::monotonicUs();
+    phase_ = Phase::kActive;
+
+    // Keep the head: copy its bytes once, then every field is a view into the copy.
+    http::RequestHead& req = ex.req;
+    req.raw.assign(in_.data(), parser_.headLength());
+    req.headers.clear();
+    for (const auto& h : parser_.headers())
+        req.headers.addView(req.raw.view(h.name.off, h.name.len), req.raw.view(h.value.off, h.value.len));
+    req.method = parser_.method();
+    req.methodName = llhttp_method_name(static_cast<llhttp_method_t>(req.method));
+    req.target = req.raw.view(parser_.url().off, parser_.url().len);
+    req.versionMajor = parser_.versionMajor();
+    req.versionMinor = parser_.versionMinor();
+    req.keepAlive = parser_.keepAlive();
+    if (parser_.isChunked()) {
+        req.framing = http::Framing::kChunked;
+    } else if (parser_.hasContentLength()) {
+        req.framing = parser_.contentLength() > 0 ? http::Framing::kLength : http::Framing::kNone;
+        req.contentLength = parser_.contentLength();
+    } else {
+        req.framing = http::Framing::kNone;
+    }
+    // X-Request-Id: a trusted peer's is kept; everyone else gets a fresh one.
+    std::optional<std::string_view> incoming;
+    if (trustedPeer_) incoming = req.headers.get("x-request-id");
+    if (incoming && acceptableRequestId(*incoming)) {
+        std::memcpy(ex.requestIdBuf, incoming->data(), incoming->size());
+        ex.requestId = std::string_view(ex.requestIdBuf, incoming->size());
+    } else {
+        worker_.ids().next(ex.requestIdBuf);
+        ex.requestId = std::string_view(ex.requestIdBuf, 36);
+    }
+}
+
+bool ClientConnection::validateRequest(int* status, const char** reason) {
+    http::RequestHead& req = ex_->req;
+    auto fail = [&](int s, const char* r) {
+        *status = s;
+        *reason = r;
+        return false;
+    };
+    if (req.versionMajor != 1 || req.versionMinor > 1) return fail(505, "unsupported HTTP version");
+    if (req.method == HTTP_CONNECT) return fail(405, "CONNECT is not supported");
+
+    // Transfer-Encoding: only a lone "chunked" is understood (RFC 9112 6.1).
+    if (parser_.hasTransferEncoding()) {
+        std::string_view last;
+        size_t codings = 0;
+        for (const auto& f : req.headers.fields()) {
+            if (!http::iequals(f.name, "transfer-encoding")) continue;
+            http::forEachListElement(f.value, [&](std::string_view c) {
+                last = c;
+                ++codings;
+            });
+        }
+        if (!http::iequals(last, "chunked")) return fail(400, "Transfer-Encoding must end with chunked");
+        if (codings != 1) return fail(501, "unsupported transfer coding");
+    }
+
+    // Host: exactly one on HTTP/1.1 (RFC 9112 3.2); absolute-form targets override it.
+    const size_t hosts = req.headers.count("host");
+    if (hosts > 1) return fail(400, "more than one Host header");
+    http::TargetParts parts;
+    const char* why = "";
+    if (!http::splitTarget(req.target, &parts, &why)) return fail(400, why);
+    std::string_view hostValue;
+    if (!parts.authority.empty()) {
+        hostValue = parts.authority;
+    } else if (hosts == 1) {
+        hostValue = *req.headers.get("host");
+    } else if (req.versionMinor >= 1) {
+        return fail(400, "missing Host header");
+    }
+    req.hostHeader = hostValue;
+    req.host.clear();
+    if (!hostValue.empty()) {
+        std::string_view port;
+        if (!http::splitHostPort(hostValue, &req.host, &port)) return fail(400, "invalid Host header");
+    }
+    req.query = parts.query;
+    if (!http::normalizePath(parts.path, &req.path, &why)) return fail(400, why);
+
+    req.expectContinue = false;
+    if (auto expect = req.headers.get("expect")) {
+        if (!http::iequals(*expect, "100-continue")) return fail(417, "unsupported expectation");
+        req.expectContinue = req.versionMinor >= 1;
+    }
+    return true;
+}
+
+void ClientConnection::route() {
+    Exchange& ex = *ex_;
+    const config::Snapshot& snap = *ex.snapshot;
+    router::RequestView view;
+    view.method = ex.req.method;
+    view.path = ex.req.path;
+    view.host = ex.req.host;
+    view.query = ex.req.query;
+    view.headers = &ex.req.headers;
+    const router::RouteMatch m = snap.routes->match(view, worker_.regexScratch());
+    if (!m) {
+        respondLocal(404, "no route matched", false);
+        return;
+    }
+    ex.route = m.route;
+    ex.timeouts = snap.routeTimeouts[m.route->order];
+    const config::UpstreamRuntime& u = snap.upstreams[m.route->destination];
+    const int idx = u.balancer->pick({clientIp_, &ex.req.headers}, worker_.index());
+    if (idx < 0) {
+        respondLocal(503, "no upstream target available", false);
+        return;
+    }
+    ex.target = u.targets[static_cast<size_t>(idx)];
+
+    const std::string path = snap.routes->upstreamPath(m, ex.req.path, worker_.regexScratch());
+    ForwardContext fc;
+    fc.clientIp = clientIp_;
+    fc.listenerPort = worker_.listenerPort();
+    fc.trustedPeer = trustedPeer_;
+    fc.requestId = ex.requestId;
+    const std::string_view host =
+        m.route->spec->preserveHost && !ex.req.hostHeader.empty() ? ex.req.hostHeader
+                                                                  : std::string_view(ex.target->hostHeader);
+    writeUpstreamRequestHead(ex.upstreamHead, ex.req, path, host, fc);
+    dispatch(false);
+}
+
+void ClientConnection::dispatch(bool fresh) {
+    Exchange& ex = *ex_;
+    std::unique_ptr<upstream::UpstreamConnection> conn;
+    if (!fresh) conn = worker_.pool().acquire(*ex.target);
+    if (!conn) {
+        try {
+            conn = std::make_unique<upstream::UpstreamConnection>(worker_.loop(), ex.target,
+                                                                  settings().upstreamResponseLimits);
+        } catch (const std::exception& e) {
+            worker_.log().emit(observe::Level::kWarn, "upstream_connect_failed",
+                               {{"target", std::string_view(ex.target->address)},
+                                {"reason", std::string_view(e.what())},
+                                {"request_id", ex.requestId}});
+            respondLocal(502, "upstream connection failed", false);
+            return;
+        }
+    }
+    ex.reusedConnection = conn->reused();
+    conn->attach(this, ex.timeouts, ex.req.method == HTTP_HEAD);
+    conn->out().append(ex.upstreamHead);
+    if (ex.requestDone) conn->requestQueued();
+    if (!ex.targetCounted) {
+        ex.target->active.fetch_add(1, std::memory_order_relaxed);
+        ex.targetCounted = true;
+    }
+    ex.up = std::move(conn);
+    if (ex.req.expectContinue && ex.req.framing != http::Framing::kNone && !fresh)
+        out_.append("HTTP/1.1 100 Continue\r\n\r\n");
+}
+
+void ClientConnection::onBody(const char* data, size_t len) {
+    if (!ex_ || ex_->bodyDiscard || !ex_->up) return;
+    ex_->up->out().append(data, len);
+}
+
+void ClientConnection::onChunkHeader(uint64_t size) {
+    if (!ex_) return;
+    ex_->inRequestChunk = size > 0;
+    if (ex_->bodyDiscard || !ex_->up || size == 0) return;
+    appendChunkSize(ex_->up->out(), size);
+}
+
+void ClientConnection::onChunkComplete() {
+    if (!ex_ || !ex_->inRequestChunk) return;
+    ex_->inRequestChunk = false;
+    if (!ex_->bodyDiscard && ex_->up) ex_->up->out().append("\r\n", 2);
+}
+
+bool ClientConnection::onMessageComplete() {
+    if (!ex_) return true;
+    ex_->requestDone = true;
+    if (ex_->up && !ex_->bodyDiscard) {
+        if (ex_->req.framing == http::Framing::kChunked) ex_->up->out().append("0\r\n\r\n", 5);
+        ex_->up->requestQueued();
+    }
+    return true;  // pause: a pipelined request waits for this response
+}
+
+bool ClientConnection::bodyBlocked() const {
+    return ex_ && ex_->up && ex_->up->pendingOut() >= upstream::UpstreamConnection::kHighWatermark;
+}
+
+void ClientConnection::respondLocal(int status, std::string_view message, bool close) {
+    if (!ex_) {
+        // An error before any request head was complete (parse error, timeout).
+        ex_ = std::make_unique<Exchange>();
+        ex_->snapshot = worker_.snapshot();
+        ex_->startUs = net::monotonicUs();
+        worker_.ids().next(ex_->requestIdBuf);
+        ex_->requestId = std::string_view(ex_->requestIdBuf, 36);
+        ex_->req.keepAlive = false;
+        phase_ = Phase::kActive;
+    }
+    Exchange& ex = *ex_;
+    if (ex.responseStarted) {
+        closeNow();
+        return;
+    }
+    releaseUpstream(false);
+    ex.closeAfter = ex.closeAfter || close;
+    if (!ex.requestDone) ex.bodyDiscard = true;
+    const bool keepAlive10 = !ex.closeAfter && ex.req.keepAlive && ex.req.versionMinor == 0;
+    writeLocalResponse(out_, status, "application/json", http::errorBody(status, message, ex.requestId),
+                       ex.requestId, worker_.date().now(), ex.closeAfter, keepAlive10);
+    ex.status = status;
+    ex.responseStarted = ex.responseDone = true;
+}
+
+void ClientConnection::releaseUpstream(bool reuse) {
+    if (!ex_) return;
+    Exchange& ex = *ex_;
+    if (ex.targetCounted) {
+        ex.target->active.fetch_sub(1, std::memory_order_relaxed);
+        ex.targetCounted = false;
+    }
+    if (!ex.up) return;
+    ex.up->detach();
+    if (reuse)
+        worker_.pool().release(std::move(ex.up), settings().pool);
+    else
+        worker_.pool().discard(std::move(ex.up));
+}
+
+// ---------------------------------------------------------------------------------------
+// Upstream side
+
+void ClientConnection::onUpstreamDrained(upstream::UpstreamConnection&) { schedule(); }
+
+bool ClientConnection::upstreamMayRead() { return out_.size() < kOutHighWatermark; }
+
+http::ParserSink::HeadAction ClientConnection::onUpstreamHead(upstream::UpstreamConnection&,
+                                                              const http::HttpParser& p,
+                                                              const char* base) {
+    Exchange& ex = *ex_;
+    http::ResponseHead& resp = ex.resp;
+    resp.raw.assign(base, p.headLength());
+    resp.headers.clear();
+    for (const auto& h : p.headers())
+        resp.headers.addView(resp.raw.view(h.name.off, h.name.len), resp.raw.view(h.value.off, h.value.len));
+    resp.status = p.statusCode();
+    resp.reason = resp.raw.view(p.status().off, p.status().len);
+    resp.versionMajor = p.versionMajor();
+    resp.versionMinor = p.versionMinor();
+    resp.contentLength = p.contentLength();
+
+    const bool noBody = ex.req.method == HTTP_HEAD || resp.status == 204 || resp.status == 304;
+    const bool http11 = ex.req.versionMinor >= 1;
+    bool forwardLength = false;
+    if (noBody) {
+        ex.clientFraming = ClientFraming::kNone;
+        forwardLength = p.hasContentLength() && resp.status != 204;
+    } else if (p.hasContentLength() && !p.isChunked()) {
+        ex.clientFraming = ClientFraming::kLength;
+    } else if (http11) {
+        ex.clientFraming = ClientFraming::kChunked;  // chunked or until-close upstream
+    } else {
+        ex.clientFraming = ClientFraming::kClose;  // HTTP/1.0 client: the close ends the body
+        ex.closeAfter = true;
+    }
+    // An early response (request body still arriving) ends the connection: the rest of the
+    // body cannot be told apart from a next request without reading it all.
+    if (!ex.requestDone || !ex.req.keepAlive || worker_.draining()) ex.closeAfter = true;
+    const bool keepAlive10 = !ex.closeAfter && ex.req.versionMinor == 0;
+    writeClientResponseHead(out_, resp, ex.clientFraming, forwardLength, ex.requestId, ex.closeAfter,
+                            keepAlive10);
+    ex.status = resp.status;
+    ex.responseStarted = true;
+    return HeadAction::kContinue;
+}
+
+void ClientConnection::onUpstreamBody(const char* data, size_t len) {
+    Exchange& ex = *ex_;
+    if (ex.clientFraming == ClientFraming::kChunked && !ex.inResponseChunk) {
+        // The upstream body is close-delimited: each read becomes one chunk.
+        appendChunkSize(out_, len);
+        out_.append(data, len);
+        out_.append("\r\n", 2);
+        return;
+    }
+    out_.append(data, len);
+}
+
+void ClientConnection::onUpstreamChunkHeader(uint64_t size) {
+    Exchange& ex = *ex_;
+    if (size == 0) return;  // the last chunk: written at completion
+    ex.inResponseChunk = true;
+    if (ex.clientFraming == ClientFraming::kChunked) appendChunkSize(out_, size);
+}
+
+void ClientConnection::onUpstreamChunkComplete() {
+    Exchange& ex = *ex_;
+    if (!ex.inResponseChunk) return;
+    ex.inResponseChunk = false;
+    if (ex.clientFraming == ClientFraming::kChunked) out_.append("\r\n", 2);
+}
+
+void ClientConnection::onUpstreamComplete(upstream::UpstreamConnection& c) {
+    Exchange& ex = *ex_;
+    if (ex.clientFraming == ClientFraming::kChunked) out_.append("0\r\n\r\n", 5);
+    ex.responseDone = true;
+    releaseUpstream(c.reusable() && ex.requestDone);
+    schedule();
+}
+
+void ClientConnection::onUpstreamFailure(upstream::UpstreamConnection& c, upstream::UpstreamFailure f) {
+    Exchange& ex = *ex_;
+    const bool retry = ex.reusedConnection && !ex.retried && f == upstream::UpstreamFailure::kClosed &&
+                       !c.responseStarted() && !ex.responseStarted && isIdempotent(ex.req.method) &&
+                       ex.req.framing == http::Framing::kNone;
+    if (retry) {
+        // A pooled keep-alive connection the upstream had already closed: once more, fresh.
+        ex.retried = true;
+        ex.up->detach();
+        worker_.pool().discard(std::move(ex.up));
+        dispatch(true);
+        if (ex.up) ex.up->flush();
+        schedule();
+        return;
+    }
+    worker_.log().emit(observe::Level::kWarn, "upstream_failed",
+                       {{"target", std::string_view(ex.target->address)},
+                        {"reason", std::string_view(upstream::describe(f))},
+                        {"request_id", ex.requestId}});
+    if (ex.responseStarted) {
+        closeNow();  // mid-response: only a close can say the body is incomplete
+        return;
+    }
+    const bool timeout = f == upstream::UpstreamFailure::kConnectTimeout ||
+                         f == upstream::UpstreamFailure::kReadTimeout ||
+                         f == upstream::UpstreamFailure::kSendTimeout;
+    respondLocal(timeout ? 504 : 502, upstream::describe(f), !ex.requestDone);
+    schedule();
+}
+
+}  // namespace gatehouse::proxy

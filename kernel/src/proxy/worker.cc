@@ -1,0 +1,132 @@
+#include "proxy/worker.h"
+
+#include <Poco/Exception.h>
+
+#include "net/listener.h"
+#include "proxy/client_connection.h"
+
+namespace gatehouse::proxy {
+
+/// The listener's readiness handler: accepts until the queue is empty.
+class Worker::Acceptor final : public net::IoHandler {
+public:
+    explicit Acceptor(Worker& w) : worker_(w) {}
+    void onIo(uint32_t) override { worker_.acceptAll(); }
+
+private:
+    Worker& worker_;
+};
+
+Worker::Worker(unsigned index, Poco::Net::ServerSocket listener, config::SnapshotHolder& snapshots,
+               observe::EventLog& log)
+    : index_(index),
+      listener_(std::move(listener)),
+      snapshots_(snapshots),
+      log_(log),
+      port_(std::to_string(listener_.address().port())),
+      pool_(loop_),
+      acceptor_(std::make_unique<Acceptor>(*this)),
+      drainTimer_([this] { finishDrain(); }) {
+    loop_.setErrorHook([this](const char* what) {
+        log_.emit(observe::Level::kError, "worker_error",
+                  {{"worker", static_cast<uint64_t>(index_)}, {"error", std::string_view(what)}});
+    });
+    // Level-triggered: accepting stops at kMaxAcceptBatch and resumes next iteration.
+    if (!loop_.add(listener_.impl()->sockfd(), acceptor_.get(), EPOLLIN))
+        throw std::runtime_error("cannot register listener");
+}
+
+Worker::~Worker() {
+    if (thread_.joinable()) {
+        loop_.stop();
+        thread_.join();
+    }
+    while (connections_) connections_->closeNow();
+    pool_.closeAll();
+}
+
+void Worker::start() {
+    thread_ = std::thread([this] { loop_.run(); });
+}
+
+void Worker::join() {
+    if (thread_.joinable()) thread_.join();
+}
+
+const std::shared_ptr<const config::Snapshot>& Worker::snapshot() {
+    const uint64_t g = snapshots_.generation();
+    if (g != generation_) {
+        snapshot_ = snapshots_.current();
+        generation_ = g;
+    }
+    return snapshot_;
+}
+
+void Worker::acceptAll() {
+    constexpr int kMaxAcceptBatch = 64;  // fairness: do not starve existing connections
+    for (int i = 0; i < kMaxAcceptBatch && listening_; ++i) {
+        Poco::Net::SocketAddress peer;
+        int error = 0;
+        auto socket = net::acceptNonBlocking(listener_, &peer, &error);
+        if (!socket) {
+            if (error)
+                log_.emit(observe::Level::kWarn, "accept_failed",
+                          {{"worker", static_cast<uint64_t>(index_)}, {"errno", static_cast<int64_t>(error)}});
+            return;
+        }
+        auto conn = std::make_unique<ClientConnection>(*this, std::move(*socket), peer);
+        if (!conn->start()) continue;  // destroyed here: its socket closes
+        ClientConnection* c = conn.release();
+        c->next = connections_;
+        if (connections_) connections_->prev = c;
+        connections_ = c;
+        stats_.connectionsAccepted.fetch_add(1, std::memory_order_relaxed);
+        stats_.connectionsOpen.fetch_add(1, std::memory_order_relaxed);
+    }
+}
+
+void Worker::connectionClosed(ClientConnection* c) {
+    if (c->prev) c->prev->next = c->next;
+    if (c->next) c->next->prev = c->prev;
+    if (connections_ == c) connections_ = c->next;
+    c->prev = c->next = nullptr;
+    stats_.connectionsOpen.fetch_sub(1, std::memory_order_relaxed);
+    loop_.destroyLater(std::unique_ptr<net::IoHandler>(c));
+    if (draining_ && !connections_) loop_.stop();
+}
+
+void Worker::beginDrain(uint32_t timeoutMs) {
+    loop_.post([this, timeoutMs] {
+        if (draining_) return;
+        draining_ = true;
+        listening_ = false;
+        loop_.remove(listener_.impl()->sockfd());
+        try {
+            listener_.close();
+        } catch (const Poco::Exception&) {
+        }
+        for (ClientConnection* c = connections_; c;) {
+            ClientConnection* next = c->next;
+            c->drain();
+            c = next;
+        }
+        pool_.closeAll();
+        if (!connections_) {
+            loop_.stop();
+            return;
+        }
+        loop_.timers().arm(drainTimer_, loop_.nowMs() + timeoutMs);
+    });
+}
+
+void Worker::finishDrain() {
+    // Drain deadline: whatever is still in flight is cut.
+    if (connections_)
+        log_.emit(observe::Level::kWarn, "drain_timeout",
+                  {{"worker", static_cast<uint64_t>(index_)},
+                   {"connections", static_cast<int64_t>(stats_.connectionsOpen.load())}});
+    while (connections_) connections_->closeNow();
+    loop_.stop();
+}
+
+}  // namespace gatehouse::proxy
