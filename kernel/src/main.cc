@@ -37,8 +37,9 @@ commands:
   version                      print the version
 
 options:
-  -c, --config FILE            INI file (default: $GATEHOUSE_CONFIG, else )" "/etc/gatehouse/gatehouse.conf"
-                               R"( if it exists)
+  -c, --config FILE            INI file (default: $GATEHOUSE_CONFIG, else )"
+                     "/etc/gatehouse/gatehouse.conf"
+                     R"( if it exists)
       --db PATH                SQLite database (overrides [store] path)
       --listen ADDR            proxy listener host:port (overrides [proxy] listen)
       --workers N              worker threads, 0 = one per core (overrides [proxy] workers)
@@ -63,14 +64,16 @@ std::map<std::string, std::string> overrides(const cxxopts::ParseResult& args) {
 
 void printValidation(const config::ValidationError& e) {
     std::fprintf(stderr, "gatehouse: %s\n", e.what());
-    for (const auto& [field, reason] : e.fields) std::fprintf(stderr, "  %s: %s\n", field.c_str(), reason.c_str());
+    for (const auto& [field, reason] : e.fields)
+        std::fprintf(stderr, "  %s: %s\n", field.c_str(), reason.c_str());
 }
 
 int cmdValidate(const config::Settings& settings) {
     try {
         Poco::Net::SocketAddress(settings.proxyListen);
     } catch (const std::exception& e) {
-        std::fprintf(stderr, "gatehouse: proxy.listen '%s' is not a valid address\n", settings.proxyListen.c_str());
+        std::fprintf(stderr, "gatehouse: proxy.listen '%s' is not a valid address\n",
+                     settings.proxyListen.c_str());
         return 1;
     }
     config::Store store(settings.dbPath);
@@ -80,12 +83,13 @@ int cmdValidate(const config::Settings& settings) {
     for (const auto& u : snap->upstreams)
         for (const auto& t : u.targets)
             if (!t->resolvedOk)
-                std::fprintf(stderr, "gatehouse: warning: upstream %s target %s: %s\n", u.spec->meta.name.c_str(),
-                             t->address.c_str(), t->resolveError.c_str());
+                std::fprintf(stderr, "gatehouse: warning: upstream %s target %s: %s\n",
+                             u.spec->meta.name.c_str(), t->address.c_str(),
+                             t->resolveError.c_str());
     std::printf("configuration OK: %s, store %s at version %llu (%zu upstreams, %zu routes)\n",
                 settings.configFile.empty() ? "built-in defaults" : settings.configFile.c_str(),
-                settings.dbPath.c_str(), static_cast<unsigned long long>(version), snap->upstreams.size(),
-                snap->doc.routes.size());
+                settings.dbPath.c_str(), static_cast<unsigned long long>(version),
+                snap->upstreams.size(), snap->doc.routes.size());
     return 0;
 }
 
@@ -126,15 +130,19 @@ int cmdImport(const config::Settings& settings, const std::vector<std::string>& 
 
     const auto changes = config::diffDocuments(current, doc);
     if (dryRun) {
-        std::printf("dry run: %s is valid; %zu change(s) would be applied, nothing was written\n", rest[0].c_str(),
-                    changes.size());
-        for (const auto& line : changes) std::printf("  %s\n", line.c_str());
+        std::printf("dry run: %s is valid; %zu change(s) would be applied, nothing was written\n",
+                    rest[0].c_str(), changes.size());
+        for (const auto& line : changes)
+            std::printf("  %s\n", line.c_str());
         return 0;
     }
     const uint64_t version = store.replaceAll(std::move(doc), "cli", "import");
-    std::printf("imported %s as configuration version %llu (%zu change(s)); a running gatehouse applies it on SIGHUP\n",
-                rest[0].c_str(), static_cast<unsigned long long>(version), changes.size());
-    for (const auto& line : changes) std::printf("  %s\n", line.c_str());
+    std::printf(
+        "imported %s as configuration version %llu (%zu change(s)); a running gatehouse applies it "
+        "on SIGHUP\n",
+        rest[0].c_str(), static_cast<unsigned long long>(version), changes.size());
+    for (const auto& line : changes)
+        std::printf("  %s\n", line.c_str());
     return 0;
 }
 
@@ -143,9 +151,11 @@ int cmdImport(const config::Settings& settings, const std::vector<std::string>& 
 int main(int argc, char** argv) {
     cxxopts::Options options("gatehouse", "API gateway");
     options.add_options()("c,config", "INI file", cxxopts::value<std::string>())(
-        "db", "database", cxxopts::value<std::string>())("listen", "proxy address", cxxopts::value<std::string>())(
-        "workers", "workers", cxxopts::value<std::string>())("dry-run", "validate only")("h,help", "help")(
-        "args", "command and arguments", cxxopts::value<std::vector<std::string>>());
+        "db", "database", cxxopts::value<std::string>())("listen", "proxy address",
+                                                         cxxopts::value<std::string>())(
+        "workers", "workers", cxxopts::value<std::string>())("dry-run", "validate only")(
+        "h,help", "help")("args", "command and arguments",
+                          cxxopts::value<std::vector<std::string>>());
     options.parse_positional({"args"});
 
     cxxopts::ParseResult args;

@@ -21,12 +21,16 @@ namespace {
 using Poco::JSON::Array;
 using Poco::JSON::Object;
 
-bool isObject(const Poco::Dynamic::Var& v) { return v.type() == typeid(Object::Ptr); }
-bool isArray(const Poco::Dynamic::Var& v) { return v.type() == typeid(Array::Ptr); }
+bool isObject(const Poco::Dynamic::Var& v) {
+    return v.type() == typeid(Object::Ptr);
+}
+bool isArray(const Poco::Dynamic::Var& v) {
+    return v.type() == typeid(Array::Ptr);
+}
 
 /// Reads one JSON object field by field, recording errors under `path`.
 class Reader {
-public:
+  public:
     Reader(const Object::Ptr& o, std::string path, FieldErrors& errors,
            std::initializer_list<const char*> allowed)
         : o_(o), path_(std::move(path)), errors_(errors) {
@@ -118,7 +122,7 @@ public:
         return out;
     }
 
-private:
+  private:
     Object::Ptr o_;
     std::string path_;
     FieldErrors& errors_;
@@ -138,7 +142,9 @@ void readMeta(Reader& r, EntityMeta& m) {
     }
     if (auto name = r.str("name", true)) {
         if (!isValidName(*name))
-            r.error("name", "must be 1-128 characters of letters, digits, '.', '_', '~', '-', starting with a letter or digit");
+            r.error("name",
+                    "must be 1-128 characters of letters, digits, '.', '_', '~', '-', starting "
+                    "with a letter or digit");
         m.name = *name;
     }
     m.tags = r.strings("tags");
@@ -207,8 +213,8 @@ bool validHostPattern(const std::string& h) {
     if (s.rfind("*.", 0) == 0) s.remove_prefix(2);
     if (s.empty() || s.size() > 253) return false;
     for (char c : s) {
-        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
-              c == '.'))
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '-' || c == '.'))
             return false;
     }
     return s.front() != '.' && s.back() != '.';
@@ -216,7 +222,8 @@ bool validHostPattern(const std::string& h) {
 
 Array::Ptr toArray(const std::vector<std::string>& v) {
     Array::Ptr a = new Array;
-    for (const auto& s : v) a->add(s);
+    for (const auto& s : v)
+        a->add(s);
     return a;
 }
 
@@ -230,7 +237,8 @@ Object::Ptr timeoutsJson(const Timeouts& t) {
 
 Object::Ptr fieldMatchesJson(const std::vector<FieldMatch>& ms) {
     Object::Ptr o = new Object(Poco::JSON_PRESERVE_KEY_ORDER);
-    for (const auto& m : ms) o->set(m.name, toArray(m.values));
+    for (const auto& m : ms)
+        o->set(m.name, toArray(m.values));
     return o;
 }
 
@@ -244,13 +252,16 @@ void metaJson(Object::Ptr& o, const EntityMeta& m) {
 
 }  // namespace
 
-std::string newUuid() { return Poco::UUIDGenerator::defaultGenerator().createRandom().toString(); }
+std::string newUuid() {
+    return Poco::UUIDGenerator::defaultGenerator().createRandom().toString();
+}
 
 bool isValidName(const std::string& name) {
     if (name.empty() || name.size() > 128) return false;
     for (size_t i = 0; i < name.size(); ++i) {
         const char c = name[i];
-        const bool alnum = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+        const bool alnum =
+            (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
         if (!alnum && (i == 0 || (c != '.' && c != '_' && c != '~' && c != '-'))) return false;
     }
     return true;
@@ -324,7 +335,8 @@ RouteSpec routeFromJson(const Object::Ptr& o, const std::string& path, FieldErro
              {"id", "name", "tags", "created_at", "updated_at", "priority", "enabled", "match",
               "upstream", "strip_prefix", "rewrite_path", "preserve_host", "timeouts"});
     readMeta(r, rt.meta);
-    if (auto p = r.integer("priority", -1'000'000, 1'000'000)) rt.priority = static_cast<int32_t>(*p);
+    if (auto p = r.integer("priority", -1'000'000, 1'000'000))
+        rt.priority = static_cast<int32_t>(*p);
     if (auto e = r.boolean("enabled")) rt.enabled = *e;
 
     if (Object::Ptr m = r.object("match")) {
@@ -337,7 +349,8 @@ RouteSpec routeFromJson(const Object::Ptr& o, const std::string& path, FieldErro
             if (!p.empty() && p.front() == '~') {
                 checkRegex(p.substr(1), at, errors);
             } else {
-                const std::string_view text = (!p.empty() && p.front() == '=') ? std::string_view(p).substr(1) : p;
+                const std::string_view text =
+                    (!p.empty() && p.front() == '=') ? std::string_view(p).substr(1) : p;
                 std::string normalized;
                 const char* why = "";
                 if (text.empty() || text.front() != '/')
@@ -347,13 +360,16 @@ RouteSpec routeFromJson(const Object::Ptr& o, const std::string& path, FieldErro
                 else if (!http::normalizePath(text, &normalized, &why))
                     errors.emplace(at, why);
                 else if (normalized != text)
-                    errors.emplace(at, "must be normalized (requests are matched after normalization), e.g. " + normalized);
+                    errors.emplace(
+                        at, "must be normalized (requests are matched after normalization), e.g. " +
+                                normalized);
             }
         }
         rt.methods = mr.strings("methods");
         for (size_t i = 0; i < rt.methods.size(); ++i)
             if (router::methodFromName(rt.methods[i]) < 0)
-                errors.emplace(mp + ".methods[" + std::to_string(i) + "]", "is not an HTTP method (use upper case)");
+                errors.emplace(mp + ".methods[" + std::to_string(i) + "]",
+                               "is not an HTTP method (use upper case)");
         rt.hosts = mr.strings("hosts");
         for (size_t i = 0; i < rt.hosts.size(); ++i)
             if (!validHostPattern(rt.hosts[i]))
@@ -444,11 +460,17 @@ Object::Ptr toJson(const UpstreamSpec& u) {
     Object::Ptr o = new Object(Poco::JSON_PRESERVE_KEY_ORDER);
     metaJson(o, u.meta);
     switch (u.algorithm) {
-        case Algorithm::kRoundRobin: o->set("algorithm", "round-robin"); break;
-        case Algorithm::kLeastConnections: o->set("algorithm", "least-connections"); break;
+        case Algorithm::kRoundRobin:
+            o->set("algorithm", "round-robin");
+            break;
+        case Algorithm::kLeastConnections:
+            o->set("algorithm", "least-connections");
+            break;
         case Algorithm::kConsistentHash:
             o->set("algorithm", "consistent-hash");
-            o->set("hash_on", u.hashOn == HashOn::kIp ? "ip" : u.hashOn == HashOn::kHeader ? "header" : "cookie");
+            o->set("hash_on", u.hashOn == HashOn::kIp       ? "ip"
+                              : u.hashOn == HashOn::kHeader ? "header"
+                                                            : "cookie");
             if (!u.hashKey.empty()) o->set("hash_key", u.hashKey);
             break;
     }
@@ -489,9 +511,11 @@ Object::Ptr toJson(const ConfigDocument& d) {
     Object::Ptr o = new Object(Poco::JSON_PRESERVE_KEY_ORDER);
     o->set("format_version", 1);
     Array::Ptr ups = new Array;
-    for (const auto& u : d.upstreams) ups->add(toJson(u));
+    for (const auto& u : d.upstreams)
+        ups->add(toJson(u));
     Array::Ptr routes = new Array;
-    for (const auto& r : d.routes) routes->add(toJson(r));
+    for (const auto& r : d.routes)
+        routes->add(toJson(r));
     o->set("upstreams", ups);
     o->set("routes", routes);
     return o;

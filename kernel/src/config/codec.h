@@ -23,8 +23,10 @@ struct ValidationError : std::runtime_error {
 /// JSON → model, validating every field. Unknown fields are errors (a typo must not be
 /// silently ignored). Missing ids are generated. `path` prefixes every error key ("" for a
 /// single entity, "routes[3]" inside a document).
-UpstreamSpec upstreamFromJson(const Poco::JSON::Object::Ptr& o, const std::string& path, FieldErrors& errors);
-RouteSpec routeFromJson(const Poco::JSON::Object::Ptr& o, const std::string& path, FieldErrors& errors);
+UpstreamSpec upstreamFromJson(const Poco::JSON::Object::Ptr& o, const std::string& path,
+                              FieldErrors& errors);
+RouteSpec routeFromJson(const Poco::JSON::Object::Ptr& o, const std::string& path,
+                        FieldErrors& errors);
 
 /// Parses and validates a whole configuration document: {"upstreams": [...], "routes": [...]}.
 /// Cross-references are checked too (route → upstream, unique names and ids, regexes

@@ -21,23 +21,27 @@ template <typename Spec>
 void diffList(const char* kind, const std::vector<Spec>& before, const std::vector<Spec>& after,
               std::vector<std::string>& out) {
     std::map<std::string, const Spec*> old;
-    for (const auto& s : before) old[s.meta.name] = &s;
+    for (const auto& s : before)
+        old[s.meta.name] = &s;
     for (const auto& s : after) {
         auto it = old.find(s.meta.name);
         if (it == old.end()) {
             out.push_back(std::string("+ ") + kind + " " + s.meta.name);
         } else {
-            if (canonical(*it->second) != canonical(s)) out.push_back(std::string("~ ") + kind + " " + s.meta.name);
+            if (canonical(*it->second) != canonical(s))
+                out.push_back(std::string("~ ") + kind + " " + s.meta.name);
             old.erase(it);
         }
     }
-    for (const auto& [name, s] : old) out.push_back(std::string("- ") + kind + " " + name);
+    for (const auto& [name, s] : old)
+        out.push_back(std::string("- ") + kind + " " + name);
 }
 
 template <typename Spec>
 void adopt(const std::vector<Spec>& stored, std::vector<Spec>& incoming) {
     std::map<std::string, const Spec*> byName;
-    for (const auto& s : stored) byName[s.meta.name] = &s;
+    for (const auto& s : stored)
+        byName[s.meta.name] = &s;
     for (auto& s : incoming) {
         auto it = byName.find(s.meta.name);
         if (it == byName.end() || !s.meta.generatedId) continue;

@@ -18,7 +18,7 @@ struct Timeouts {
 };
 
 struct TargetSpec {
-    std::string address;  // host:port
+    std::string address;    // host:port
     uint32_t weight = 100;  // 0-65535; 0 takes the target out of rotation
 };
 

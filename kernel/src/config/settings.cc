@@ -12,8 +12,10 @@ namespace gatehouse::config {
 namespace {
 
 std::string trim(std::string_view s) {
-    while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-    while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\r')) s.remove_suffix(1);
+    while (!s.empty() && (s.front() == ' ' || s.front() == '\t'))
+        s.remove_prefix(1);
+    while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\r'))
+        s.remove_suffix(1);
     return std::string(s);
 }
 
@@ -29,7 +31,8 @@ std::map<std::string, std::string> parseIni(const std::string& path) {
         const std::string t = trim(line);
         if (t.empty() || t[0] == '#' || t[0] == ';') continue;
         if (t.front() == '[') {
-            if (t.back() != ']') throw SettingsError(path + ":" + std::to_string(lineNo) + ": bad section header");
+            if (t.back() != ']')
+                throw SettingsError(path + ":" + std::to_string(lineNo) + ": bad section header");
             section = http::toLower(trim(std::string_view(t).substr(1, t.size() - 2)));
             continue;
         }
@@ -50,7 +53,8 @@ uint64_t toNumber(const std::string& key, const std::string& v, uint64_t min, ui
     if (ec != std::errc() || ptr != v.data() + v.size() || v.empty())
         throw SettingsError(key + ": expected a number, got '" + v + "'");
     if (n < min || n > max)
-        throw SettingsError(key + ": " + v + " is outside " + std::to_string(min) + "-" + std::to_string(max));
+        throw SettingsError(key + ": " + v + " is outside " + std::to_string(min) + "-" +
+                            std::to_string(max));
     return n;
 }
 
@@ -62,10 +66,12 @@ unsigned Settings::effectiveWorkers() const {
     return n ? n : 1;
 }
 
-Settings loadSettings(const std::string& iniPath, const std::map<std::string, std::string>& overrides) {
+Settings loadSettings(const std::string& iniPath,
+                      const std::map<std::string, std::string>& overrides) {
     std::map<std::string, std::string> kv;
     if (!iniPath.empty()) kv = parseIni(iniPath);
-    for (const auto& [k, v] : overrides) kv[k] = v;
+    for (const auto& [k, v] : overrides)
+        kv[k] = v;
 
     Settings s;
     s.configFile = iniPath;
@@ -77,41 +83,63 @@ Settings loadSettings(const std::string& iniPath, const std::map<std::string, st
     const std::map<std::string, Setter> setters = {
         {"proxy.listen", [&](auto&, auto& v) { s.proxyListen = v; }},
         {"proxy.workers", [&](auto& k, auto& v) { s.workers = u32(toNumber(k, v, 0, 256)); }},
-        {"proxy.backlog", [&](auto& k, auto& v) { s.backlog = static_cast<int>(toNumber(k, v, 1, 65535)); }},
+        {"proxy.backlog",
+         [&](auto& k, auto& v) { s.backlog = static_cast<int>(toNumber(k, v, 1, 65535)); }},
         {"proxy.trusted_proxies",
          [&](auto& k, auto& v) {
              rt->trustedProxies.clear();
              http::forEachListElement(v, [&](std::string_view item) {
                  auto c = net::Cidr::parse(std::string(item));
-                 if (!c) throw SettingsError(k + ": '" + std::string(item) + "' is not an address or CIDR block");
+                 if (!c)
+                     throw SettingsError(k + ": '" + std::string(item) +
+                                         "' is not an address or CIDR block");
                  rt->trustedProxies.push_back(*c);
              });
          }},
-        {"limits.max_request_line", [&](auto& k, auto& v) { rt->limits.maxRequestLine = toNumber(k, v, 64, 1 << 20); }},
-        {"limits.max_header_bytes", [&](auto& k, auto& v) { rt->limits.maxHeaderBytes = toNumber(k, v, 256, 1 << 20); }},
-        {"limits.max_header_count", [&](auto& k, auto& v) { rt->limits.maxHeaderCount = toNumber(k, v, 1, 10000); }},
-        {"limits.max_body_bytes", [&](auto& k, auto& v) { rt->limits.maxBodyBytes = toNumber(k, v, 0, UINT64_MAX >> 1); }},
-        {"limits.header_timeout_ms", [&](auto& k, auto& v) { rt->client.headerMs = u32(toNumber(k, v, 1, kDay)); }},
-        {"limits.body_timeout_ms", [&](auto& k, auto& v) { rt->client.bodyMs = u32(toNumber(k, v, 1, kDay)); }},
-        {"limits.keepalive_timeout_ms", [&](auto& k, auto& v) { rt->client.keepaliveMs = u32(toNumber(k, v, 1, kDay)); }},
-        {"limits.send_timeout_ms", [&](auto& k, auto& v) { rt->client.sendMs = u32(toNumber(k, v, 1, kDay)); }},
-        {"upstream.connect_timeout_ms", [&](auto& k, auto& v) { rt->upstream.connectMs = u32(toNumber(k, v, 1, kDay)); }},
-        {"upstream.send_timeout_ms", [&](auto& k, auto& v) { rt->upstream.sendMs = u32(toNumber(k, v, 1, kDay)); }},
-        {"upstream.read_timeout_ms", [&](auto& k, auto& v) { rt->upstream.readMs = u32(toNumber(k, v, 1, kDay)); }},
-        {"upstream.keepalive_max_idle", [&](auto& k, auto& v) { rt->pool.maxIdlePerTarget = u32(toNumber(k, v, 0, 100000)); }},
-        {"upstream.keepalive_idle_timeout_ms", [&](auto& k, auto& v) { rt->pool.idleTimeoutMs = u32(toNumber(k, v, 1, kDay)); }},
+        {"limits.max_request_line",
+         [&](auto& k, auto& v) { rt->limits.maxRequestLine = toNumber(k, v, 64, 1 << 20); }},
+        {"limits.max_header_bytes",
+         [&](auto& k, auto& v) { rt->limits.maxHeaderBytes = toNumber(k, v, 256, 1 << 20); }},
+        {"limits.max_header_count",
+         [&](auto& k, auto& v) { rt->limits.maxHeaderCount = toNumber(k, v, 1, 10000); }},
+        {"limits.max_body_bytes",
+         [&](auto& k, auto& v) { rt->limits.maxBodyBytes = toNumber(k, v, 0, UINT64_MAX >> 1); }},
+        {"limits.header_timeout_ms",
+         [&](auto& k, auto& v) { rt->client.headerMs = u32(toNumber(k, v, 1, kDay)); }},
+        {"limits.body_timeout_ms",
+         [&](auto& k, auto& v) { rt->client.bodyMs = u32(toNumber(k, v, 1, kDay)); }},
+        {"limits.keepalive_timeout_ms",
+         [&](auto& k, auto& v) { rt->client.keepaliveMs = u32(toNumber(k, v, 1, kDay)); }},
+        {"limits.send_timeout_ms",
+         [&](auto& k, auto& v) { rt->client.sendMs = u32(toNumber(k, v, 1, kDay)); }},
+        {"upstream.connect_timeout_ms",
+         [&](auto& k, auto& v) { rt->upstream.connectMs = u32(toNumber(k, v, 1, kDay)); }},
+        {"upstream.send_timeout_ms",
+         [&](auto& k, auto& v) { rt->upstream.sendMs = u32(toNumber(k, v, 1, kDay)); }},
+        {"upstream.read_timeout_ms",
+         [&](auto& k, auto& v) { rt->upstream.readMs = u32(toNumber(k, v, 1, kDay)); }},
+        {"upstream.keepalive_max_idle",
+         [&](auto& k, auto& v) { rt->pool.maxIdlePerTarget = u32(toNumber(k, v, 0, 100000)); }},
+        {"upstream.keepalive_idle_timeout_ms",
+         [&](auto& k, auto& v) { rt->pool.idleTimeoutMs = u32(toNumber(k, v, 1, kDay)); }},
         {"upstream.max_response_header_bytes",
-         [&](auto& k, auto& v) { rt->upstreamResponseLimits.maxHeaderBytes = toNumber(k, v, 256, 1 << 20); }},
-        {"store.path", [&](auto& k, auto& v) {
+         [&](auto& k, auto& v) {
+             rt->upstreamResponseLimits.maxHeaderBytes = toNumber(k, v, 256, 1 << 20);
+         }},
+        {"store.path",
+         [&](auto& k, auto& v) {
              if (v.empty()) throw SettingsError(k + ": must not be empty");
              s.dbPath = v;
          }},
-        {"server.drain_timeout_ms", [&](auto& k, auto& v) { s.drainTimeoutMs = u32(toNumber(k, v, 0, kDay)); }},
-        {"server.event_log", [&](auto& k, auto& v) {
+        {"server.drain_timeout_ms",
+         [&](auto& k, auto& v) { s.drainTimeoutMs = u32(toNumber(k, v, 0, kDay)); }},
+        {"server.event_log",
+         [&](auto& k, auto& v) {
              if (v.empty()) throw SettingsError(k + ": must not be empty");
              s.eventLog = v;
          }},
-        {"server.log_level", [&](auto& k, auto& v) {
+        {"server.log_level",
+         [&](auto& k, auto& v) {
              if (v != "debug" && v != "info" && v != "warn" && v != "error")
                  throw SettingsError(k + ": expected debug, info, warn or error");
              s.logLevel = v;

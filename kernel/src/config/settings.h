@@ -54,7 +54,8 @@ struct SettingsError : std::runtime_error {
 
 /// Reads `iniPath` ("" = defaults only) and applies `overrides` ("section.key" → value, from
 /// the command line) on top. Throws SettingsError with a one-line reason naming the key.
-Settings loadSettings(const std::string& iniPath, const std::map<std::string, std::string>& overrides);
+Settings loadSettings(const std::string& iniPath,
+                      const std::map<std::string, std::string>& overrides);
 
 /// The default INI file, every key present and commented (packaging installs it).
 std::string defaultIni();

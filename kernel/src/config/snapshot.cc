@@ -23,7 +23,8 @@ std::shared_ptr<const Snapshot> buildSnapshot(ConfigDocument doc, uint64_t versi
     for (const auto& spec : snap->doc.upstreams) {
         UpstreamRuntime u;
         u.spec = &spec;
-        for (const auto& t : spec.targets) u.targets.push_back(targets.get(spec.meta.name, t.address));
+        for (const auto& t : spec.targets)
+            u.targets.push_back(targets.get(spec.meta.name, t.address));
         u.balancer = upstream::makeBalancer(spec, u.targets, workers);
         upstreamIndex[spec.meta.name] = static_cast<uint32_t>(snap->upstreams.size());
         snap->upstreams.push_back(std::move(u));

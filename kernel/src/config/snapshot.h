@@ -45,12 +45,12 @@ std::shared_ptr<const Snapshot> buildSnapshot(ConfigDocument doc, uint64_t versi
 /// compare generation() (one relaxed load per request) and fetch the pointer only when it
 /// changed.
 class SnapshotHolder {
-public:
+  public:
     void publish(std::shared_ptr<const Snapshot> s);
     std::shared_ptr<const Snapshot> current() const;
     uint64_t generation() const { return generation_.load(std::memory_order_acquire); }
 
-private:
+  private:
     mutable std::mutex mutex_;
     std::shared_ptr<const Snapshot> current_;
     std::atomic<uint64_t> generation_{0};

@@ -87,14 +87,17 @@ void Store::migrate() {
     const auto& all = migrations();
     if (current > static_cast<int>(all.size()))
         throw StoreError("database " + path_ + " has schema version " + std::to_string(current) +
-                         ", newer than this gatehouse understands (" + std::to_string(all.size()) + ")");
+                         ", newer than this gatehouse understands (" + std::to_string(all.size()) +
+                         ")");
     for (size_t i = static_cast<size_t>(current); i < all.size(); ++i) {
         session_->begin();
         try {
-            for (const auto& sql : all[i]) *session_ << sql, now;
+            for (const auto& sql : all[i])
+                *session_ << sql, now;
             int v = static_cast<int>(i + 1);
             int64_t at = std::time(nullptr);
-            *session_ << "INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)", use(v), use(at), now;
+            *session_ << "INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)",
+                use(v), use(at), now;
             session_->commit();
         } catch (...) {
             session_->rollback();
@@ -125,11 +128,13 @@ ConfigDocument Store::load() {
         std::vector<std::string> bodies;
         *session_ << "SELECT body FROM upstreams ORDER BY name", into(bodies), now;
         for (size_t i = 0; i < bodies.size(); ++i)
-            doc.upstreams.push_back(upstreamFromJson(parseObject(bodies[i]), "upstreams[" + std::to_string(i) + "]", errors));
+            doc.upstreams.push_back(upstreamFromJson(
+                parseObject(bodies[i]), "upstreams[" + std::to_string(i) + "]", errors));
         bodies.clear();
         *session_ << "SELECT body FROM routes ORDER BY position, name", into(bodies), now;
         for (size_t i = 0; i < bodies.size(); ++i)
-            doc.routes.push_back(routeFromJson(parseObject(bodies[i]), "routes[" + std::to_string(i) + "]", errors));
+            doc.routes.push_back(
+                routeFromJson(parseObject(bodies[i]), "routes[" + std::to_string(i) + "]", errors));
     } catch (const Poco::Exception& e) {
         throw StoreError("reading " + path_ + ": " + e.displayText());
     }
@@ -139,7 +144,8 @@ ConfigDocument Store::load() {
     return doc;
 }
 
-uint64_t Store::replaceAll(ConfigDocument doc, const std::string& actor, const std::string& action) {
+uint64_t Store::replaceAll(ConfigDocument doc, const std::string& actor,
+                           const std::string& action) {
     std::lock_guard lock(mutex_);
     const int64_t nowSec = std::time(nullptr);
     for (auto& u : doc.upstreams) {
@@ -157,14 +163,17 @@ uint64_t Store::replaceAll(ConfigDocument doc, const std::string& actor, const s
         for (const auto& u : doc.upstreams) {
             std::string id = u.meta.id, name = u.meta.name, body = stringify(toJson(u));
             int64_t c = u.meta.createdAt, m = u.meta.updatedAt;
-            *session_ << "INSERT INTO upstreams (id, name, body, created_at, updated_at) VALUES (?, ?, ?, ?, ?)",
+            *session_ << "INSERT INTO upstreams (id, name, body, created_at, updated_at) VALUES "
+                         "(?, ?, ?, ?, ?)",
                 use(id), use(name), use(body), use(c), use(m), now;
         }
         int position = 0;
         for (const auto& r : doc.routes) {
-            std::string id = r.meta.id, name = r.meta.name, up = r.upstream, body = stringify(toJson(r));
+            std::string id = r.meta.id, name = r.meta.name, up = r.upstream,
+                        body = stringify(toJson(r));
             int64_t c = r.meta.createdAt, m = r.meta.updatedAt;
-            *session_ << "INSERT INTO routes (id, name, upstream, position, body, created_at, updated_at) "
+            *session_ << "INSERT INTO routes (id, name, upstream, position, body, created_at, "
+                         "updated_at) "
                          "VALUES (?, ?, ?, ?, ?, ?, ?)",
                 use(id), use(name), use(up), use(position), use(body), use(c), use(m), now;
             ++position;

@@ -21,7 +21,7 @@ struct StoreError : std::runtime_error {
 /// `config_version` and appends to `config_history`. Thread-safe (one connection, serialized);
 /// never used from a worker thread.
 class Store {
-public:
+  public:
     /// Opens or creates the database; throws StoreError with a one-line reason.
     explicit Store(const std::string& path);
     ~Store();
@@ -38,7 +38,7 @@ public:
     int schemaVersion();
     const std::string& path() const { return path_; }
 
-private:
+  private:
     void migrate();
     std::string path_;
     std::mutex mutex_;

@@ -7,7 +7,9 @@
 
 namespace gatehouse::http {
 
-inline char asciiLower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c + 32) : c; }
+inline char asciiLower(char c) {
+    return (c >= 'A' && c <= 'Z') ? static_cast<char>(c + 32) : c;
+}
 
 inline bool iequals(std::string_view a, std::string_view b) {
     if (a.size() != b.size()) return false;
@@ -18,15 +20,20 @@ inline bool iequals(std::string_view a, std::string_view b) {
 
 inline std::string toLower(std::string_view s) {
     std::string out(s);
-    for (char& c : out) c = asciiLower(c);
+    for (char& c : out)
+        c = asciiLower(c);
     return out;
 }
 
-inline bool isOws(char c) { return c == ' ' || c == '\t'; }
+inline bool isOws(char c) {
+    return c == ' ' || c == '\t';
+}
 
 inline std::string_view trimOws(std::string_view s) {
-    while (!s.empty() && isOws(s.front())) s.remove_prefix(1);
-    while (!s.empty() && isOws(s.back())) s.remove_suffix(1);
+    while (!s.empty() && isOws(s.front()))
+        s.remove_prefix(1);
+    while (!s.empty() && isOws(s.back()))
+        s.remove_suffix(1);
     return s;
 }
 

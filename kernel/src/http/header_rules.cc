@@ -7,13 +7,20 @@ namespace {
 
 bool isHopByHop(std::string_view n) {
     switch (n.size()) {
-        case 2: return iequals(n, "te");
-        case 7: return iequals(n, "trailer") || iequals(n, "upgrade");
-        case 10: return iequals(n, "connection") || iequals(n, "keep-alive");
-        case 16: return iequals(n, "proxy-connection");
-        case 17: return iequals(n, "transfer-encoding");
-        case 19: return iequals(n, "proxy-authorization");
-        default: return false;
+        case 2:
+            return iequals(n, "te");
+        case 7:
+            return iequals(n, "trailer") || iequals(n, "upgrade");
+        case 10:
+            return iequals(n, "connection") || iequals(n, "keep-alive");
+        case 16:
+            return iequals(n, "proxy-connection");
+        case 17:
+            return iequals(n, "transfer-encoding");
+        case 19:
+            return iequals(n, "proxy-authorization");
+        default:
+            return false;
     }
 }
 

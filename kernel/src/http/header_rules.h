@@ -8,11 +8,11 @@ namespace gatehouse::http {
 
 /// How the proxy treats a header field on its way through.
 enum class HeaderClass {
-    kForward,      // passes through
-    kHopByHop,     // Connection, Keep-Alive, TE, Trailer, Upgrade, Proxy-Connection,
-                   // Proxy-Authorization, Transfer-Encoding: never forwarded
-    kFraming,      // Content-Length: the proxy writes its own
-    kGatewayOwned, // X-Forwarded-*, X-Request-Id, Host: set by the gateway after removal
+    kForward,       // passes through
+    kHopByHop,      // Connection, Keep-Alive, TE, Trailer, Upgrade, Proxy-Connection,
+                    // Proxy-Authorization, Transfer-Encoding: never forwarded
+    kFraming,       // Content-Length: the proxy writes its own
+    kGatewayOwned,  // X-Forwarded-*, X-Request-Id, Host: set by the gateway after removal
 };
 
 HeaderClass classifyRequestHeader(std::string_view name);

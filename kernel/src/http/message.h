@@ -20,7 +20,7 @@ struct HeaderField {
 /// elements never move). Lookup is a linear case-insensitive scan: requests carry ~10-20
 /// fields, where a scan beats hashing.
 class HeaderList {
-public:
+  public:
     const std::vector<HeaderField>& fields() const { return fields_; }
     size_t size() const { return fields_.size(); }
 
@@ -28,7 +28,9 @@ public:
     size_t count(std::string_view name) const;
 
     /// Appends a field that refers to storage the owner already keeps (wire bytes).
-    void addView(std::string_view name, std::string_view value) { fields_.push_back({name, value}); }
+    void addView(std::string_view name, std::string_view value) {
+        fields_.push_back({name, value});
+    }
     /// Copies name and value.
     void add(std::string_view name, std::string_view value);
     /// Removes every field with that name, then adds one.
@@ -39,7 +41,7 @@ public:
         owned_.clear();
     }
 
-private:
+  private:
     std::string_view keep(std::string_view s);
 
     std::vector<HeaderField> fields_;
@@ -48,12 +50,12 @@ private:
 
 /// Bytes copied from the wire, kept at a stable address (views point into them).
 class RawBytes {
-public:
+  public:
     void assign(const char* p, size_t n);
     std::string_view view(uint32_t off, uint32_t len) const { return {data_.get() + off, len}; }
     size_t size() const { return size_; }
 
-private:
+  private:
     std::unique_ptr<char[]> data_;
     size_t size_ = 0;
 };
@@ -68,12 +70,12 @@ enum class Framing : uint8_t {
 struct RequestHead {
     RawBytes raw;
     HeaderList headers;
-    uint8_t method = 0;        // llhttp_method_t
+    uint8_t method = 0;  // llhttp_method_t
     std::string_view methodName;
-    std::string_view target;   // request-target as received
-    std::string path;          // normalized (http/path.h); what routing, plugins and upstream see
-    std::string_view query;    // without '?', may be empty
-    std::string host;          // lowercase, port stripped
+    std::string_view target;  // request-target as received
+    std::string path;         // normalized (http/path.h); what routing, plugins and upstream see
+    std::string_view query;   // without '?', may be empty
+    std::string host;         // lowercase, port stripped
     std::string_view hostHeader;  // as received (or the authority of an absolute-form target)
     uint8_t versionMajor = 1;
     uint8_t versionMinor = 1;
@@ -81,6 +83,10 @@ struct RequestHead {
     uint64_t contentLength = 0;
     bool keepAlive = true;
     bool expectContinue = false;
+
+    bool hasBody() const {
+        return framing == Framing::kChunked || (framing == Framing::kLength && contentLength > 0);
+    }
 };
 
 struct ResponseHead {

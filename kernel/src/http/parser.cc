@@ -188,7 +188,8 @@ int HttpParser::onHeaderValueComplete(llhttp_t* p) {
     if (s.headers_.size() >= s.limits_.maxHeaderCount)
         return s.fail(s.type_ == Type::kRequest ? 431 : 502, "too many header fields");
     Span v = s.value_;
-    while (v.len > 0 && isOws(s.base_[v.off + v.len - 1])) --v.len;  // trailing OWS
+    while (v.len > 0 && isOws(s.base_[v.off + v.len - 1]))
+        --v.len;  // trailing OWS
     s.headers_.push_back({s.field_, v});
     s.field_ = {};
     s.value_ = {};
@@ -226,7 +227,8 @@ int HttpParser::onHeadersComplete(llhttp_t* p) {
 int HttpParser::onBody(llhttp_t* p, const char* at, size_t len) {
     HttpParser& s = self(p);
     s.bodyBytes_ += len;
-    if (s.type_ == Type::kRequest && s.limits_.maxBodyBytes && s.bodyBytes_ > s.limits_.maxBodyBytes)
+    if (s.type_ == Type::kRequest && s.limits_.maxBodyBytes &&
+        s.bodyBytes_ > s.limits_.maxBodyBytes)
         return s.fail(413, "request body too large");
     s.sink_->onBody(at, len);
     return 0;

@@ -13,8 +13,8 @@ int hexValue(char c) {
 }
 
 bool isUnreserved(unsigned char c) {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-           c == '-' || c == '.' || c == '_' || c == '~';
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
+           c == '.' || c == '_' || c == '~';
 }
 
 }  // namespace
@@ -110,7 +110,8 @@ bool normalizePath(std::string_view raw, std::string* out, const char** reason) 
     const size_t n = decoded.size();
     bool trailingSlash = false;
     while (i < n) {
-        while (i < n && decoded[i] == '/') ++i;
+        while (i < n && decoded[i] == '/')
+            ++i;
         if (i >= n) {
             trailingSlash = true;
             break;

@@ -1,5 +1,7 @@
 #include "net/cidr.h"
 
+#include <arpa/inet.h>
+
 #include <Poco/Exception.h>
 
 #include <charconv>
@@ -9,8 +11,18 @@ namespace gatehouse::net {
 
 std::optional<Cidr> Cidr::parse(const std::string& text) {
     const size_t slash = text.find('/');
+    const std::string addr = text.substr(0, slash);
     Cidr c;
-    if (!Poco::Net::IPAddress::tryParse(text.substr(0, slash), c.base_)) return std::nullopt;
+    // inet_pton, not IPAddress::tryParse: the latter uses inet_aton for IPv4, which reads
+    // "010.0.0.0" as octal and accepts "10.1"; a typo in trusted_proxies must not silently
+    // trust another network. inet_pton is also the one that parses "::".
+    unsigned char raw[16];
+    if (::inet_pton(AF_INET, addr.c_str(), raw) == 1)
+        c.base_ = Poco::Net::IPAddress(raw, 4);
+    else if (::inet_pton(AF_INET6, addr.c_str(), raw) == 1)
+        c.base_ = Poco::Net::IPAddress(raw, 16);
+    else
+        return std::nullopt;
     const unsigned maxBits = c.base_.family() == Poco::Net::IPAddress::IPv4 ? 32 : 128;
     c.prefix_ = maxBits;
     if (slash != std::string::npos) {
@@ -44,7 +56,9 @@ bool Cidr::contains(const Poco::Net::IPAddress& addr) const {
     return true;
 }
 
-std::string Cidr::toString() const { return base_.toString() + "/" + std::to_string(prefix_); }
+std::string Cidr::toString() const {
+    return base_.toString() + "/" + std::to_string(prefix_);
+}
 
 bool anyContains(const std::vector<Cidr>& blocks, const Poco::Net::IPAddress& addr) {
     for (const auto& b : blocks)

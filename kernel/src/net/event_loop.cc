@@ -15,7 +15,7 @@ namespace gatehouse::net {
 
 /// Reads the eventfd so that the level-triggered registration quiets down.
 class EventLoop::Waker final : public IoHandler {
-public:
+  public:
     explicit Waker(int fd) : fd_(fd) {}
     void onIo(uint32_t) override {
         uint64_t v;
@@ -23,7 +23,7 @@ public:
         }
     }
 
-private:
+  private:
     int fd_;
 };
 
@@ -53,9 +53,13 @@ bool EventLoop::add(int fd, IoHandler* handler, uint32_t events) {
     return ::epoll_ctl(epfd_, EPOLL_CTL_ADD, fd, &ev) == 0;
 }
 
-void EventLoop::remove(int fd) { ::epoll_ctl(epfd_, EPOLL_CTL_DEL, fd, nullptr); }
+void EventLoop::remove(int fd) {
+    ::epoll_ctl(epfd_, EPOLL_CTL_DEL, fd, nullptr);
+}
 
-uint64_t EventLoop::refreshNow() { return nowMs_ = monotonicMs(); }
+uint64_t EventLoop::refreshNow() {
+    return nowMs_ = monotonicMs();
+}
 
 void EventLoop::stop() {
     stopping_.store(true, std::memory_order_release);

@@ -14,6 +14,14 @@ std::vector<Poco::Net::ServerSocket> openReusePortListeners(const Poco::Net::Soc
                                                             unsigned count, int backlog) {
     std::vector<Poco::Net::ServerSocket> sockets;
     Poco::Net::SocketAddress bound = addr;
+    if (addr.port() != 0) {
+        // SO_REUSEPORT would let us share a port with another process that also set it (a
+        // second gatehouse, or anything POCO-based): the kernel would split traffic between
+        // us. An exclusive probe bind first turns "port in use" into a clear startup error.
+        Poco::Net::ServerSocket probe;
+        probe.bind(addr, /*reuseAddress=*/true, /*reusePort=*/false);
+        probe.close();
+    }
     for (unsigned i = 0; i < count; ++i) {
         Poco::Net::ServerSocket s;
         s.bind(bound, /*reuseAddress=*/true, /*reusePort=*/true);

@@ -85,6 +85,7 @@ void ClientConnection::onIo(uint32_t events) {
         return;
     }
     if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP)) readReady_ = true;
+    if (events & (EPOLLRDHUP | EPOLLHUP)) pendingEof_ = true;
     if (events & EPOLLOUT) writeReady_ = true;
     schedule();
 }
@@ -157,7 +158,8 @@ bool ClientConnection::readInput() {
         case net::IoResult::kData:
             in_.commit(r.bytes);
             lastReadMs_ = worker_.loop().nowMs();
-            if (r.bytes < want) readReady_ = false;  // drained; edge-triggered: a new edge follows
+            // Drained; a new edge reports new data, but not a FIN that came with this data.
+            if (r.bytes < want && !pendingEof_) readReady_ = false;
             return true;
         case net::IoResult::kWouldBlock:
             readReady_ = false;
@@ -206,7 +208,8 @@ bool ClientConnection::parseInput() {
             [[fallthrough]];
         case Phase::kHead: {
             if (fed_ >= in_.size()) return false;
-            const auto r = parser_.execute(in_.data(), in_.data() + fed_, in_.size() - fed_, &consumed);
+            const auto r =
+                parser_.execute(in_.data(), in_.data() + fed_, in_.size() - fed_, &consumed);
             return afterExecute(r, consumed);
         }
         case Phase::kActive: {
@@ -444,7 +447,8 @@ void ClientConnection::beginExchange() {
     req.raw.assign(in_.data(), parser_.headLength());
     req.headers.clear();
     for (const auto& h : parser_.headers())
-        req.headers.addView(req.raw.view(h.name.off, h.name.len), req.raw.view(h.value.off, h.value.len));
+        req.headers.addView(req.raw.view(h.name.off, h.name.len),
+                            req.raw.view(h.value.off, h.value.len));
     req.method = parser_.method();
     req.methodName = llhttp_method_name(static_cast<llhttp_method_t>(req.method));
     req.target = req.raw.view(parser_.url().off, parser_.url().len);
@@ -454,7 +458,7 @@ void ClientConnection::beginExchange() {
     if (parser_.isChunked()) {
         req.framing = http::Framing::kChunked;
     } else if (parser_.hasContentLength()) {
-        req.framing = parser_.contentLength() > 0 ? http::Framing::kLength : http::Framing::kNone;
+        req.framing = http::Framing::kLength;  // kept even when 0: some upstreams need it
         req.contentLength = parser_.contentLength();
     } else {
         req.framing = http::Framing::kNone;
@@ -492,7 +496,8 @@ bool ClientConnection::validateRequest(int* status, const char** reason) {
                 ++codings;
             });
         }
-        if (!http::iequals(last, "chunked")) return fail(400, "Transfer-Encoding must end with chunked");
+        if (!http::iequals(last, "chunked"))
+            return fail(400, "Transfer-Encoding must end with chunked");
         if (codings != 1) return fail(501, "unsupported transfer coding");
     }
 
@@ -514,7 +519,8 @@ bool ClientConnection::validateRequest(int* status, const char** reason) {
     req.host.clear();
     if (!hostValue.empty()) {
         std::string_view port;
-        if (!http::splitHostPort(hostValue, &req.host, &port)) return fail(400, "invalid Host header");
+        if (!http::splitHostPort(hostValue, &req.host, &port))
+            return fail(400, "invalid Host header");
     }
     req.query = parts.query;
     if (!http::normalizePath(parts.path, &req.path, &why)) return fail(400, why);
@@ -557,9 +563,9 @@ void ClientConnection::route() {
     fc.listenerPort = worker_.listenerPort();
     fc.trustedPeer = trustedPeer_;
     fc.requestId = ex.requestId;
-    const std::string_view host =
-        m.route->spec->preserveHost && !ex.req.hostHeader.empty() ? ex.req.hostHeader
-                                                                  : std::string_view(ex.target->hostHeader);
+    const std::string_view host = m.route->spec->preserveHost && !ex.req.hostHeader.empty()
+                                      ? ex.req.hostHeader
+                                      : std::string_view(ex.target->hostHeader);
     writeUpstreamRequestHead(ex.upstreamHead, ex.req, path, host, fc);
     dispatch(false);
 }
@@ -570,8 +576,8 @@ void ClientConnection::dispatch(bool fresh) {
     if (!fresh) conn = worker_.pool().acquire(*ex.target);
     if (!conn) {
         try {
-            conn = std::make_unique<upstream::UpstreamConnection>(worker_.loop(), ex.target,
-                                                                  settings().upstreamResponseLimits);
+            conn = std::make_unique<upstream::UpstreamConnection>(
+                worker_.loop(), ex.target, settings().upstreamResponseLimits);
         } catch (const std::exception& e) {
             worker_.log().emit(observe::Level::kWarn, "upstream_connect_failed",
                                {{"target", std::string_view(ex.target->address)},
@@ -590,7 +596,7 @@ void ClientConnection::dispatch(bool fresh) {
         ex.targetCounted = true;
     }
     ex.up = std::move(conn);
-    if (ex.req.expectContinue && ex.req.framing != http::Framing::kNone && !fresh)
+    if (ex.req.expectContinue && ex.req.hasBody() && !fresh)
         out_.append("HTTP/1.1 100 Continue\r\n\r\n");
 }
 
@@ -646,8 +652,9 @@ void ClientConnection::respondLocal(int status, std::string_view message, bool c
     ex.closeAfter = ex.closeAfter || close;
     if (!ex.requestDone) ex.bodyDiscard = true;
     const bool keepAlive10 = !ex.closeAfter && ex.req.keepAlive && ex.req.versionMinor == 0;
-    writeLocalResponse(out_, status, "application/json", http::errorBody(status, message, ex.requestId),
-                       ex.requestId, worker_.date().now(), ex.closeAfter, keepAlive10);
+    writeLocalResponse(out_, status, "application/json",
+                       http::errorBody(status, message, ex.requestId), ex.requestId,
+                       worker_.date().now(), ex.closeAfter, keepAlive10);
     ex.status = status;
     ex.responseStarted = ex.responseDone = true;
 }
@@ -670,9 +677,13 @@ void ClientConnection::releaseUpstream(bool reuse) {
 // ---------------------------------------------------------------------------------------
 // Upstream side
 
-void ClientConnection::onUpstreamDrained(upstream::UpstreamConnection&) { schedule(); }
+void ClientConnection::onUpstreamDrained(upstream::UpstreamConnection&) {
+    schedule();
+}
 
-bool ClientConnection::upstreamMayRead() { return out_.size() < kOutHighWatermark; }
+bool ClientConnection::upstreamMayRead() {
+    return out_.size() < kOutHighWatermark;
+}
 
 http::ParserSink::HeadAction ClientConnection::onUpstreamHead(upstream::UpstreamConnection&,
                                                               const http::HttpParser& p,
@@ -682,7 +693,8 @@ http::ParserSink::HeadAction ClientConnection::onUpstreamHead(upstream::Upstream
     resp.raw.assign(base, p.headLength());
     resp.headers.clear();
     for (const auto& h : p.headers())
-        resp.headers.addView(resp.raw.view(h.name.off, h.name.len), resp.raw.view(h.value.off, h.value.len));
+        resp.headers.addView(resp.raw.view(h.name.off, h.name.len),
+                             resp.raw.view(h.value.off, h.value.len));
     resp.status = p.statusCode();
     resp.reason = resp.raw.view(p.status().off, p.status().len);
     resp.versionMajor = p.versionMajor();
@@ -707,8 +719,8 @@ http::ParserSink::HeadAction ClientConnection::onUpstreamHead(upstream::Upstream
     // body cannot be told apart from a next request without reading it all.
     if (!ex.requestDone || !ex.req.keepAlive || worker_.draining()) ex.closeAfter = true;
     const bool keepAlive10 = !ex.closeAfter && ex.req.versionMinor == 0;
-    writeClientResponseHead(out_, resp, ex.clientFraming, forwardLength, ex.requestId, ex.closeAfter,
-                            keepAlive10);
+    writeClientResponseHead(out_, resp, ex.clientFraming, forwardLength, ex.requestId,
+                            ex.closeAfter, keepAlive10);
     ex.status = resp.status;
     ex.responseStarted = true;
     return HeadAction::kContinue;
@@ -748,11 +760,16 @@ void ClientConnection::onUpstreamComplete(upstream::UpstreamConnection& c) {
     schedule();
 }
 
-void ClientConnection::onUpstreamFailure(upstream::UpstreamConnection& c, upstream::UpstreamFailure f) {
+void ClientConnection::onUpstreamData(upstream::UpstreamConnection&) {
+    schedule();
+}
+
+void ClientConnection::onUpstreamFailure(upstream::UpstreamConnection& c,
+                                         upstream::UpstreamFailure f) {
     Exchange& ex = *ex_;
-    const bool retry = ex.reusedConnection && !ex.retried && f == upstream::UpstreamFailure::kClosed &&
-                       !c.responseStarted() && !ex.responseStarted && isIdempotent(ex.req.method) &&
-                       ex.req.framing == http::Framing::kNone;
+    const bool retry = ex.reusedConnection && !ex.retried &&
+                       f == upstream::UpstreamFailure::kClosed && !c.responseStarted() &&
+                       !ex.responseStarted && isIdempotent(ex.req.method) && !ex.req.hasBody();
     if (retry) {
         // A pooled keep-alive connection the upstream had already closed: once more, fresh.
         ex.retried = true;

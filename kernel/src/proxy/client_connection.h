@@ -32,11 +32,11 @@ struct Exchange {
     std::unique_ptr<upstream::UpstreamConnection> up;
     std::string upstreamHead;  // kept for the one retry on a fresh connection
 
-    bool requestDone = false;     // the client's request is fully read
-    bool bodyDiscard = false;     // request body read and dropped (local response)
-    bool responseStarted = false; // response head queued to the client
-    bool responseDone = false;    // every response byte queued to the client
-    bool closeAfter = false;      // close the client connection after this response
+    bool requestDone = false;      // the client's request is fully read
+    bool bodyDiscard = false;      // request body read and dropped (local response)
+    bool responseStarted = false;  // response head queued to the client
+    bool responseDone = false;     // every response byte queued to the client
+    bool closeAfter = false;       // close the client connection after this response
     bool reusedConnection = false;
     bool retried = false;
     bool targetCounted = false;
@@ -52,8 +52,9 @@ struct Exchange {
 class ClientConnection final : public net::IoHandler,
                                private http::ParserSink,
                                private upstream::ConnectionOwner {
-public:
-    ClientConnection(Worker& worker, Poco::Net::StreamSocket socket, const Poco::Net::SocketAddress& peer);
+  public:
+    ClientConnection(Worker& worker, Poco::Net::StreamSocket socket,
+                     const Poco::Net::SocketAddress& peer);
     ~ClientConnection() override;
     ClientConnection(const ClientConnection&) = delete;
     ClientConnection& operator=(const ClientConnection&) = delete;
@@ -70,7 +71,7 @@ public:
     ClientConnection* prev = nullptr;
     ClientConnection* next = nullptr;
 
-private:
+  private:
     enum class Phase : uint8_t { kIdle, kHead, kActive, kLingering, kClosed };
     static constexpr size_t kOutHighWatermark = 256 * 1024;
     static constexpr size_t kOutLowWatermark = 64 * 1024;
@@ -113,6 +114,7 @@ private:
     void onUpstreamChunkHeader(uint64_t size) override;
     void onUpstreamChunkComplete() override;
     void onUpstreamComplete(upstream::UpstreamConnection& c) override;
+    void onUpstreamData(upstream::UpstreamConnection& c) override;
     void onUpstreamFailure(upstream::UpstreamConnection& c, upstream::UpstreamFailure f) override;
     bool upstreamMayRead() override;
 
@@ -133,6 +135,7 @@ private:
     Phase phase_ = Phase::kIdle;
     bool registered_ = false;
     bool readReady_ = false;
+    bool pendingEof_ = false;  // EPOLLRDHUP seen: read until EOF even after a short read
     bool writeReady_ = true;
     bool peerEof_ = false;
     bool shutdownSent_ = false;

@@ -1,5 +1,7 @@
 #include "proxy/forwarding.h"
 
+#include <llhttp.h>
+
 #include <charconv>
 
 #include "http/ascii.h"
@@ -92,13 +94,17 @@ void writeUpstreamRequestHead(std::string& out, const http::RequestHead& req, st
         out.append("Content-Length: ");
         appendNumber(out, req.contentLength);
         out.append("\r\n");
+    } else if (req.method == HTTP_POST || req.method == HTTP_PUT || req.method == HTTP_PATCH) {
+        // RFC 9110 8.6: a request whose method defines content says when it has none; some
+        // upstreams otherwise read a bodiless POST until the connection closes.
+        out.append("Content-Length: 0\r\n");
     }
     out.append("\r\n");
 }
 
-void writeClientResponseHead(net::ByteBuffer& out, const http::ResponseHead& resp, ClientFraming framing,
-                             bool forwardLength, std::string_view requestId, bool close,
-                             bool http10KeepAlive) {
+void writeClientResponseHead(net::ByteBuffer& out, const http::ResponseHead& resp,
+                             ClientFraming framing, bool forwardLength, std::string_view requestId,
+                             bool close, bool http10KeepAlive) {
     out.append("HTTP/1.1 ", 9);
     appendNumber(out, static_cast<uint64_t>(resp.status));
     out.append(" ", 1);

@@ -28,9 +28,9 @@ enum class ClientFraming { kNone, kLength, kChunked, kClose };
 
 /// Serializes the response head sent to the client: the upstream's status and end-to-end
 /// headers, then X-Request-Id, framing and Connection as this hop needs them.
-void writeClientResponseHead(net::ByteBuffer& out, const http::ResponseHead& resp, ClientFraming framing,
-                             bool forwardLength, std::string_view requestId, bool close,
-                             bool http10KeepAlive);
+void writeClientResponseHead(net::ByteBuffer& out, const http::ResponseHead& resp,
+                             ClientFraming framing, bool forwardLength, std::string_view requestId,
+                             bool close, bool http10KeepAlive);
 
 /// A complete response made by the gateway itself (JSON error bodies).
 void writeLocalResponse(net::ByteBuffer& out, int status, std::string_view contentType,

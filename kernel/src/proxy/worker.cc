@@ -9,11 +9,11 @@ namespace gatehouse::proxy {
 
 /// The listener's readiness handler: accepts until the queue is empty.
 class Worker::Acceptor final : public net::IoHandler {
-public:
+  public:
     explicit Acceptor(Worker& w) : worker_(w) {}
     void onIo(uint32_t) override { worker_.acceptAll(); }
 
-private:
+  private:
     Worker& worker_;
 };
 
@@ -41,7 +41,8 @@ Worker::~Worker() {
         loop_.stop();
         thread_.join();
     }
-    while (connections_) connections_->closeNow();
+    while (connections_)
+        connections_->closeNow();
     pool_.closeAll();
 }
 
@@ -71,7 +72,8 @@ void Worker::acceptAll() {
         if (!socket) {
             if (error)
                 log_.emit(observe::Level::kWarn, "accept_failed",
-                          {{"worker", static_cast<uint64_t>(index_)}, {"errno", static_cast<int64_t>(error)}});
+                          {{"worker", static_cast<uint64_t>(index_)},
+                           {"errno", static_cast<int64_t>(error)}});
             return;
         }
         auto conn = std::make_unique<ClientConnection>(*this, std::move(*socket), peer);
@@ -125,7 +127,8 @@ void Worker::finishDrain() {
         log_.emit(observe::Level::kWarn, "drain_timeout",
                   {{"worker", static_cast<uint64_t>(index_)},
                    {"connections", static_cast<int64_t>(stats_.connectionsOpen.load())}});
-    while (connections_) connections_->closeNow();
+    while (connections_)
+        connections_->closeNow();
     loop_.stop();
 }
 

@@ -31,7 +31,7 @@ struct WorkerStats {
 /// connections and its upstream connection pools. Nothing here is shared with other workers
 /// except the snapshot holder (read) and the target states (atomic counters).
 class Worker {
-public:
+  public:
     Worker(unsigned index, Poco::Net::ServerSocket listener, config::SnapshotHolder& snapshots,
            observe::EventLog& log);
     ~Worker();
@@ -59,7 +59,7 @@ public:
 
     WorkerStats& stats() { return stats_; }
 
-private:
+  private:
     class Acceptor;
     void acceptAll();
     void finishDrain();

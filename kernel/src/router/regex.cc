@@ -23,8 +23,8 @@ RegexScratch::~RegexScratch() {
 std::unique_ptr<Regex> Regex::compile(std::string_view pattern, std::string* error) {
     int code = 0;
     PCRE2_SIZE offset = 0;
-    pcre2_code* re = pcre2_compile(reinterpret_cast<PCRE2_SPTR>(pattern.data()), pattern.size(),
-                                   0, &code, &offset, nullptr);
+    pcre2_code* re = pcre2_compile(reinterpret_cast<PCRE2_SPTR>(pattern.data()), pattern.size(), 0,
+                                   &code, &offset, nullptr);
     if (!re) {
         PCRE2_UCHAR buf[256];
         pcre2_get_error_message(code, buf, sizeof buf);
@@ -44,11 +44,13 @@ std::unique_ptr<Regex> Regex::compile(std::string_view pattern, std::string* err
     return r;
 }
 
-Regex::~Regex() { pcre2_code_free(code_); }
+Regex::~Regex() {
+    pcre2_code_free(code_);
+}
 
 bool Regex::match(std::string_view subject, RegexScratch& scratch) const {
-    const int rc = pcre2_match(code_, reinterpret_cast<PCRE2_SPTR>(subject.data()), subject.size(), 0,
-                               0, scratch.data(), scratch.context());
+    const int rc = pcre2_match(code_, reinterpret_cast<PCRE2_SPTR>(subject.data()), subject.size(),
+                               0, 0, scratch.data(), scratch.context());
     return rc >= 0;
 }
 

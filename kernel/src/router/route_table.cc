@@ -66,10 +66,11 @@ FieldMatcher compileField(const config::FieldMatch& f, const std::string& where)
 }  // namespace
 
 int methodFromName(std::string_view name) {
-    for (int i = 0; i < 64; ++i) {
-        const char* n = llhttp_method_name(static_cast<llhttp_method_t>(i));
-        if (n && name == n) return i;
-    }
+    // From llhttp's own table: llhttp_method_name() aborts on numbers it does not define.
+#define GATEHOUSE_METHOD(num, ident, text) \
+    if (name == #text) return num;
+    HTTP_METHOD_MAP(GATEHOUSE_METHOD)
+#undef GATEHOUSE_METHOD
     return -1;
 }
 
@@ -81,8 +82,9 @@ bool RouteTable::Rank::betterThan(const Rank& o) const {
     return order < o.order;
 }
 
-std::shared_ptr<const RouteTable> RouteTable::build(const std::vector<const config::RouteSpec*>& routes,
-                                                    const std::vector<uint32_t>& destinations) {
+std::shared_ptr<const RouteTable> RouteTable::build(
+    const std::vector<const config::RouteSpec*>& routes,
+    const std::vector<uint32_t>& destinations) {
     auto table = std::make_shared<RouteTable>();
     table->routes_.reserve(routes.size());
     for (size_t i = 0; i < routes.size(); ++i) {
@@ -105,11 +107,15 @@ std::shared_ptr<const RouteTable> RouteTable::build(const std::vector<const conf
             else
                 r.exactHosts.push_back(std::move(host));
         }
-        for (const auto& f : spec.headers) r.headers.push_back(compileField(f, where + ".match.headers"));
-        for (const auto& f : spec.query) r.query.push_back(compileField(f, where + ".match.query"));
-        for (const auto& f : spec.cookies) r.cookies.push_back(compileField(f, where + ".match.cookies"));
-        r.constraints = static_cast<uint32_t>((r.methodMask ? 1 : 0) + (spec.hosts.empty() ? 0 : 1) +
-                                              r.headers.size() + r.query.size() + r.cookies.size());
+        for (const auto& f : spec.headers)
+            r.headers.push_back(compileField(f, where + ".match.headers"));
+        for (const auto& f : spec.query)
+            r.query.push_back(compileField(f, where + ".match.query"));
+        for (const auto& f : spec.cookies)
+            r.cookies.push_back(compileField(f, where + ".match.cookies"));
+        r.constraints =
+            static_cast<uint32_t>((r.methodMask ? 1 : 0) + (spec.hosts.empty() ? 0 : 1) +
+                                  r.headers.size() + r.query.size() + r.cookies.size());
         table->routes_.push_back(std::move(r));
 
         const auto route = static_cast<uint32_t>(i);
@@ -145,6 +151,10 @@ std::shared_ptr<const RouteTable> RouteTable::build(const std::vector<const conf
 
 RouteTable::Rank RouteTable::rankOf(const PathEntry& e) const {
     const CompiledRoute& r = routes_[e.route];
+    // A route without paths ranks as the prefix "/": it matches every path like "/" does, and
+    // its other conditions then decide (a header-only A/B route beats a "/" catch-all).
+    if (e.kind == PathKind::kAny)
+        return {r.priority, static_cast<uint8_t>(PathKind::kPrefix), 1, r.constraints, r.order};
     return {r.priority, static_cast<uint8_t>(e.kind), static_cast<uint32_t>(e.text.size()),
             r.constraints, r.order};
 }
@@ -153,7 +163,8 @@ bool RouteTable::conditionsMatch(const CompiledRoute& r, const RequestView& req,
                                  RegexScratch& scratch) const {
     if (r.methodMask && (req.method >= 64 || !(r.methodMask & (1ull << req.method)))) return false;
     if (!r.exactHosts.empty() || !r.wildcardHosts.empty()) {
-        bool ok = std::find(r.exactHosts.begin(), r.exactHosts.end(), req.host) != r.exactHosts.end();
+        bool ok =
+            std::find(r.exactHosts.begin(), r.exactHosts.end(), req.host) != r.exactHosts.end();
         for (size_t i = 0; !ok && i < r.wildcardHosts.size(); ++i) {
             const std::string& suffix = r.wildcardHosts[i];
             ok = req.host.size() > suffix.size() && req.host.ends_with(suffix);
@@ -179,7 +190,8 @@ bool RouteTable::conditionsMatch(const CompiledRoute& r, const RequestView& req,
             q = amp == std::string_view::npos ? std::string_view() : q.substr(amp + 1);
             const size_t eq = pair.find('=');
             std::string_view key = pair.substr(0, eq);
-            std::string_view val = eq == std::string_view::npos ? std::string_view() : pair.substr(eq + 1);
+            std::string_view val =
+                eq == std::string_view::npos ? std::string_view() : pair.substr(eq + 1);
             if (formDecode(key) == m.name) ok = valueMatches(m, formDecode(val), false, scratch);
         }
         if (!ok) return false;
@@ -210,7 +222,7 @@ void RouteTable::consider(uint32_t entry, uint32_t matchedLength, const RequestV
                           RegexScratch& scratch, RouteMatch* best, Rank* bestRank) const {
     const PathEntry& e = entries_[entry];
     Rank rank = rankOf(e);
-    rank.length = matchedLength;
+    if (e.kind != PathKind::kAny) rank.length = matchedLength;
     if (best->route && !rank.betterThan(*bestRank)) return;
     const CompiledRoute& r = routes_[e.route];
     if (!conditionsMatch(r, req, scratch)) return;
@@ -252,7 +264,8 @@ RouteMatch RouteTable::match(const RequestView& req, RegexScratch& scratch) cons
         }
         if (n > 0 && path[n - 1] != '/') probe(prefixIndex_, h, n);
     }
-    for (uint32_t idx : anyPathEntries_) consider(idx, 0, req, scratch, &best, &bestRank);
+    for (uint32_t idx : anyPathEntries_)
+        consider(idx, 0, req, scratch, &best, &bestRank);
     for (uint32_t idx : regexEntries_) {
         const PathEntry& e = entries_[idx];
         if (best.route && !rankOf(e).betterThan(bestRank)) break;  // sorted: none better follows

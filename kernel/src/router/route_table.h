@@ -50,8 +50,8 @@ struct CompiledRoute {
 struct RouteMatch {
     const CompiledRoute* route = nullptr;
     PathKind kind = PathKind::kAny;
-    uint32_t matchedLength = 0;   // prefix/exact: bytes of the path the pattern covered
-    const Regex* regex = nullptr; // regex: the pattern that matched
+    uint32_t matchedLength = 0;    // prefix/exact: bytes of the path the pattern covered
+    const Regex* regex = nullptr;  // regex: the pattern that matched
     explicit operator bool() const { return route != nullptr; }
 };
 
@@ -66,22 +66,24 @@ struct RouteMatch {
 /// request path, so the cost grows with the path's length, not with the number of routes.
 /// Prefixes match whole segments: "/api" matches "/api" and "/api/x", never "/apix".
 class RouteTable {
-public:
+  public:
     /// `destinations[i]` is stored as routes[i].destination; the specs must outlive the
     /// table. Throws std::invalid_argument naming the field when a route cannot compile
     /// (validation normally catches that first).
-    static std::shared_ptr<const RouteTable> build(const std::vector<const config::RouteSpec*>& routes,
-                                                   const std::vector<uint32_t>& destinations);
+    static std::shared_ptr<const RouteTable> build(
+        const std::vector<const config::RouteSpec*>& routes,
+        const std::vector<uint32_t>& destinations);
 
     RouteMatch match(const RequestView& req, RegexScratch& scratch) const;
 
     /// The path to send upstream for a match: strip_prefix / rewrite_path applied ($1-$9
     /// refer to regex captures).
-    std::string upstreamPath(const RouteMatch& m, std::string_view path, RegexScratch& scratch) const;
+    std::string upstreamPath(const RouteMatch& m, std::string_view path,
+                             RegexScratch& scratch) const;
 
     size_t size() const { return routes_.size(); }
 
-private:
+  private:
     struct PathEntry {
         uint32_t route;
         PathKind kind;
@@ -107,7 +109,7 @@ private:
     // hash of prefix/exact text → entry indexes (verified by comparing text)
     std::unordered_map<uint64_t, std::vector<uint32_t>> prefixIndex_;
     std::unordered_map<uint64_t, std::vector<uint32_t>> exactIndex_;
-    std::vector<uint32_t> regexEntries_;  // sorted best-first
+    std::vector<uint32_t> regexEntries_;    // sorted best-first
     std::vector<uint32_t> anyPathEntries_;  // routes without paths
 };
 

@@ -18,7 +18,7 @@ namespace gatehouse::server {
 /// side, and turns signals into actions (SIGHUP reload, SIGUSR1 reopen logs, SIGTERM/SIGINT
 /// drain). run() is the whole life of `gatehouse run`.
 class Gateway {
-public:
+  public:
     /// `overrides` are the command-line settings ("section.key" → value), re-applied on reload.
     Gateway(std::string iniPath, std::map<std::string, std::string> overrides);
     ~Gateway();
@@ -26,7 +26,7 @@ public:
     /// Starts everything, serves until SIGTERM/SIGINT, drains, and returns the exit code.
     int run();
 
-private:
+  private:
     bool loadAndPublish(const config::Settings& settings, const char* reason);
     void reload();
 

@@ -2,8 +2,8 @@
 
 #include <algorithm>
 
-#include "http/ascii.h"
 #include "common/fnv.h"
+#include "http/ascii.h"
 
 namespace gatehouse::upstream {
 namespace {
@@ -16,11 +16,14 @@ struct alignas(64) WorkerSlot {
 /// nginx's smooth weighted round-robin: spreads a 5:1:1 split as a,a,b,a,c,a,a rather than
 /// a,a,a,a,a,b,c. Per worker; each worker's sequence is smooth and their union keeps weights.
 class SmoothWeightedRoundRobin final : public Balancer {
-public:
+  public:
     SmoothWeightedRoundRobin(std::vector<std::shared_ptr<TargetState>> targets,
                              std::vector<uint32_t> weights, unsigned workers)
-        : targets_(std::move(targets)), weights_(std::move(weights)), slots_(workers ? workers : 1) {
-        for (auto& s : slots_) s.current.assign(targets_.size(), 0);
+        : targets_(std::move(targets)),
+          weights_(std::move(weights)),
+          slots_(workers ? workers : 1) {
+        for (auto& s : slots_)
+            s.current.assign(targets_.size(), 0);
     }
 
     int pick(const BalanceInput&, unsigned worker) override {
@@ -38,7 +41,7 @@ public:
         return best;
     }
 
-private:
+  private:
     std::vector<std::shared_ptr<TargetState>> targets_;
     std::vector<uint32_t> weights_;
     std::vector<WorkerSlot> slots_;
@@ -47,10 +50,12 @@ private:
 /// Fewest in-flight requests relative to weight, counted across all workers; ties rotate so
 /// that idle targets share the first requests instead of all going to target 0.
 class LeastConnections final : public Balancer {
-public:
-    LeastConnections(std::vector<std::shared_ptr<TargetState>> targets, std::vector<uint32_t> weights,
-                     unsigned workers)
-        : targets_(std::move(targets)), weights_(std::move(weights)), slots_(workers ? workers : 1) {}
+  public:
+    LeastConnections(std::vector<std::shared_ptr<TargetState>> targets,
+                     std::vector<uint32_t> weights, unsigned workers)
+        : targets_(std::move(targets)),
+          weights_(std::move(weights)),
+          slots_(workers ? workers : 1) {}
 
     int pick(const BalanceInput&, unsigned worker) override {
         const size_t n = targets_.size();
@@ -74,7 +79,7 @@ public:
         return best;
     }
 
-private:
+  private:
     std::vector<std::shared_ptr<TargetState>> targets_;
     std::vector<uint32_t> weights_;
     std::vector<WorkerSlot> slots_;
@@ -83,13 +88,16 @@ private:
 /// A hash ring with points per target in proportion to weight (~160 per target on average):
 /// adding or removing one target moves only about 1/n of the keys.
 class ConsistentHash final : public Balancer {
-public:
-    ConsistentHash(const config::UpstreamSpec& spec, std::vector<std::shared_ptr<TargetState>> targets,
-                   std::vector<uint32_t> weights)
-        : hashOn_(spec.hashOn), key_(spec.hashKey), targets_(std::move(targets)),
+  public:
+    ConsistentHash(const config::UpstreamSpec& spec,
+                   std::vector<std::shared_ptr<TargetState>> targets, std::vector<uint32_t> weights)
+        : hashOn_(spec.hashOn),
+          key_(spec.hashKey),
+          targets_(std::move(targets)),
           weights_(std::move(weights)) {
         uint64_t totalWeight = 0;
-        for (uint32_t w : weights_) totalWeight += w;
+        for (uint32_t w : weights_)
+            totalWeight += w;
         if (totalWeight == 0) return;
         const uint64_t budget = 160 * targets_.size();
         for (size_t i = 0; i < targets_.size(); ++i) {
@@ -118,7 +126,7 @@ public:
         return -1;
     }
 
-private:
+  private:
     struct Point {
         uint64_t hash;
         uint32_t target;
@@ -158,13 +166,16 @@ private:
 
 }  // namespace
 
-bool targetUsable(const TargetState& t, uint32_t weight) { return weight > 0 && t.resolvedOk; }
+bool targetUsable(const TargetState& t, uint32_t weight) {
+    return weight > 0 && t.resolvedOk;
+}
 
 std::unique_ptr<Balancer> makeBalancer(const config::UpstreamSpec& spec,
                                        const std::vector<std::shared_ptr<TargetState>>& targets,
                                        unsigned workers) {
     std::vector<uint32_t> weights;
-    for (const auto& t : spec.targets) weights.push_back(t.weight);
+    for (const auto& t : spec.targets)
+        weights.push_back(t.weight);
     switch (spec.algorithm) {
         case config::Algorithm::kLeastConnections:
             return std::make_unique<LeastConnections>(targets, std::move(weights), workers);

@@ -11,12 +11,18 @@ namespace gatehouse::upstream {
 
 const char* describe(UpstreamFailure f) {
     switch (f) {
-        case UpstreamFailure::kConnectFailed: return "upstream connection failed";
-        case UpstreamFailure::kConnectTimeout: return "upstream connect timed out";
-        case UpstreamFailure::kSendTimeout: return "upstream send timed out";
-        case UpstreamFailure::kReadTimeout: return "upstream timed out";
-        case UpstreamFailure::kClosed: return "upstream closed the connection";
-        case UpstreamFailure::kBadResponse: return "invalid response from upstream";
+        case UpstreamFailure::kConnectFailed:
+            return "upstream connection failed";
+        case UpstreamFailure::kConnectTimeout:
+            return "upstream connect timed out";
+        case UpstreamFailure::kSendTimeout:
+            return "upstream send timed out";
+        case UpstreamFailure::kReadTimeout:
+            return "upstream timed out";
+        case UpstreamFailure::kClosed:
+            return "upstream closed the connection";
+        case UpstreamFailure::kBadResponse:
+            return "invalid response from upstream";
     }
     return "upstream error";
 }
@@ -36,9 +42,13 @@ UpstreamConnection::UpstreamConnection(net::EventLoop& loop, std::shared_ptr<Tar
     registered_ = true;
 }
 
-UpstreamConnection::~UpstreamConnection() { close(); }
+UpstreamConnection::~UpstreamConnection() {
+    close();
+}
 
-int UpstreamConnection::fd() const { return socket_.impl()->sockfd(); }
+int UpstreamConnection::fd() const {
+    return socket_.impl()->sockfd();
+}
 
 void UpstreamConnection::close() {
     if (closed_) return;
@@ -141,6 +151,7 @@ void UpstreamConnection::onIo(uint32_t events) {
         loop_.timers().disarm(timer_);
     }
     if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) readReady_ = true;
+    if (events & (EPOLLRDHUP | EPOLLHUP)) pendingEof_ = true;
     if (events & EPOLLOUT) writeReady_ = true;
 
     if (pool_) {
@@ -176,8 +187,8 @@ void UpstreamConnection::resumeReading() {
 }
 
 void UpstreamConnection::readResponse() {
-    while (readReady_ && owner_ && !closed_) {
-        if (!owner_->upstreamMayRead()) return;
+    bool delivered = false;
+    while (readReady_ && owner_ && !closed_ && owner_->upstreamMayRead()) {
         const size_t want = parser_.headComplete() ? 64 * 1024 : 16 * 1024;
         char* p = in_.prepare(want);
         const net::IoResult r = net::readSome(fd(), p, want);
@@ -198,10 +209,13 @@ void UpstreamConnection::readResponse() {
         }
         in_.commit(r.bytes);
         responseBytes_ += r.bytes;
-        if (r.bytes < want) readReady_ = false;  // drained (edge-triggered: a new edge follows)
+        // A short read drained the socket and a new edge will report new data; but a FIN that
+        // came with this data raised no edge of its own, so keep reading to see the EOF.
+        if (r.bytes < want && !pendingEof_) readReady_ = false;
 
         size_t consumed = 0;
-        const auto result = parser_.execute(in_.data(), in_.data() + fed_, in_.size() - fed_, &consumed);
+        const auto result =
+            parser_.execute(in_.data(), in_.data() + fed_, in_.size() - fed_, &consumed);
         if (closed_ || !owner_) return;  // the owner gave up during a callback
         if (result == http::HttpParser::Result::kError) return fail(UpstreamFailure::kBadResponse);
         if (result == http::HttpParser::Result::kPaused)
@@ -212,8 +226,12 @@ void UpstreamConnection::readResponse() {
         } else {
             fed_ = in_.size();
         }
-        armTimer();
+        delivered = true;
     }
+    if (closed_ || !owner_) return;
+    armTimer();
+    // Last: the owner may write, read more from us (nested), or release us.
+    if (delivered) owner_->onUpstreamData(*this);
 }
 
 void UpstreamConnection::completeResponse(bool extraBytes) {

@@ -29,7 +29,7 @@ const char* describe(UpstreamFailure f);
 /// The request currently using a connection. Callbacks run on the worker thread; the owner
 /// may release or close the connection from inside any of them.
 class ConnectionOwner {
-public:
+  public:
     /// Pending request bytes fell under the low watermark: more body may be queued.
     virtual void onUpstreamDrained(UpstreamConnection& c) = 0;
     virtual http::ParserSink::HeadAction onUpstreamHead(UpstreamConnection& c,
@@ -39,11 +39,14 @@ public:
     virtual void onUpstreamChunkHeader(uint64_t size) = 0;
     virtual void onUpstreamChunkComplete() = 0;
     virtual void onUpstreamComplete(UpstreamConnection& c) = 0;
+    /// Response bytes were handed over by the callbacks above (outside the parser): write
+    /// them out. Called after each batch of reads that did not end the response.
+    virtual void onUpstreamData(UpstreamConnection& c) = 0;
     virtual void onUpstreamFailure(UpstreamConnection& c, UpstreamFailure f) = 0;
     /// False while the client cannot take more response bytes (backpressure).
     virtual bool upstreamMayRead() = 0;
 
-protected:
+  protected:
     ~ConnectionOwner() = default;
 };
 
@@ -57,7 +60,7 @@ struct UpstreamTimeouts {
 /// parsed with llhttp and handed to the owner. Registered edge-triggered once; lives in the
 /// worker's pool between requests.
 class UpstreamConnection final : public net::IoHandler, private http::ParserSink {
-public:
+  public:
     static constexpr size_t kHighWatermark = 256 * 1024;
     static constexpr size_t kLowWatermark = 64 * 1024;
 
@@ -97,7 +100,7 @@ public:
 
     void onIo(uint32_t events) override;
 
-private:
+  private:
     HeadAction onHeadComplete() override;
     void onBody(const char* data, size_t len) override;
     void onChunkHeader(uint64_t size) override;
@@ -128,6 +131,7 @@ private:
     bool registered_ = false;
     bool connecting_ = true;
     bool readReady_ = false;
+    bool pendingEof_ = false;  // EPOLLRDHUP seen: read until EOF even after a short read
     bool writeReady_ = false;
     bool requestQueued_ = false;
     bool headRequest_ = false;

@@ -4,7 +4,9 @@
 
 namespace gatehouse::upstream {
 
-ConnectionPool::~ConnectionPool() { closeAll(); }
+ConnectionPool::~ConnectionPool() {
+    closeAll();
+}
 
 std::unique_ptr<UpstreamConnection> ConnectionPool::acquire(const TargetState& target) {
     auto it = idle_.find(target.id);
@@ -46,12 +48,14 @@ void ConnectionPool::closeAll() {
     auto idle = std::move(idle_);
     idle_.clear();
     for (auto& [id, list] : idle)
-        for (auto& c : list) discard(std::move(c));
+        for (auto& c : list)
+            discard(std::move(c));
 }
 
 size_t ConnectionPool::idleCount() const {
     size_t n = 0;
-    for (const auto& [id, list] : idle_) n += list.size();
+    for (const auto& [id, list] : idle_)
+        n += list.size();
     return n;
 }
 

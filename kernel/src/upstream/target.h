@@ -14,9 +14,9 @@ namespace gatehouse::upstream {
 /// One upstream target (host:port) as the data plane sees it. Shared by every snapshot that
 /// names the same upstream and address, so its counters survive config changes.
 struct TargetState {
-    uint64_t id = 0;              // process-unique; keys the per-worker connection pools
-    std::string address;          // as configured
-    std::string hostHeader;       // Host sent upstream unless the route preserves the client's
+    uint64_t id = 0;         // process-unique; keys the per-worker connection pools
+    std::string address;     // as configured
+    std::string hostHeader;  // Host sent upstream unless the route preserves the client's
     Poco::Net::SocketAddress resolved;
     bool resolvedOk = false;
     std::string resolveError;
@@ -26,11 +26,11 @@ struct TargetState {
 /// Owns target identities across snapshots and resolves their names. Control thread only:
 /// resolution may block on DNS, which a worker must never do.
 class TargetRegistry {
-public:
+  public:
     /// The shared state for `address` of upstream `upstreamName`, resolved now.
     std::shared_ptr<TargetState> get(const std::string& upstreamName, const std::string& address);
 
-private:
+  private:
     std::mutex mutex_;
     uint64_t nextId_ = 1;
     std::unordered_map<std::string, std::weak_ptr<TargetState>> targets_;
