@@ -287,7 +287,6 @@ bool ClientConnection::flushOut() {
     }
     if (wrote) lastWriteMs_ = worker_.loop().nowMs();
     if (out_.empty()) {
-        out_.release();
         if (phase_ == Phase::kLingering && !shutdownSent_) {
             ::shutdown(fd_, SHUT_WR);
             shutdownSent_ = true;
@@ -315,9 +314,8 @@ bool ClientConnection::finishExchangeIfDone() {
     phaseSinceMs_ = worker_.loop().nowMs();
     parser_.resume();
     parser_.setLimits(worker_.snapshot()->settings->limits);
-    if (in_.empty()) {
-        in_.release();  // idle keep-alive connections hold no buffers
-    }
+    if (in_.empty()) in_.release();  // idle keep-alive connections hold no buffers
+    out_.release();
     return true;
 }
 

@@ -177,7 +177,6 @@ void UpstreamConnection::flush() {
             return fail(UpstreamFailure::kClosed);
         }
     }
-    if (out_.empty()) out_.release();
     armTimer();
     if (wasHigh && out_.size() < kLowWatermark && owner_) owner_->onUpstreamDrained(*this);
 }
