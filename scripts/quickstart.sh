@@ -30,7 +30,13 @@ build/gatehouse config import "$state/demo.json" --db "$db" >/dev/null
 
 build/gatehouse-test-upstream --port "$demo_port" --id demo >/dev/null &
 upstream_pid=$!
-trap 'kill $upstream_pid 2>/dev/null || true' EXIT
+gatehouse_pid=""
+stop() {
+  # SIGTERM makes gatehouse drain in-flight requests and exit.
+  kill $gatehouse_pid $upstream_pid 2>/dev/null || true
+  wait 2>/dev/null || true
+}
+trap stop EXIT INT TERM
 
 cat <<MSG
 
@@ -39,4 +45,6 @@ cat <<MSG
   stop:  Ctrl-C
 
 MSG
-build/gatehouse run --db "$db" --listen "0.0.0.0:$port"
+build/gatehouse run --db "$db" --listen "0.0.0.0:$port" &
+gatehouse_pid=$!
+wait $gatehouse_pid
