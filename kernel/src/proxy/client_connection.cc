@@ -52,9 +52,9 @@ ClientConnection::ClientConnection(Worker& worker, Poco::Net::StreamSocket socke
       fd_(socket_.impl()->sockfd()),
       clientIp_(peer.host().toString()),
       clientAddr_(peer.host()),
-      parser_(http::HttpParser::Type::kRequest, worker.snapshot()->settings->limits, this),
+      parser_(http::HttpParser::Type::kRequest, worker.snapshot().settings->limits, this),
       timer_([this] { onTimer(); }) {
-    trustedPeer_ = net::anyContains(worker.snapshot()->settings->trustedProxies, clientAddr_);
+    trustedPeer_ = net::anyContains(worker.snapshot().settings->trustedProxies, clientAddr_);
 }
 
 ClientConnection::~ClientConnection() {
@@ -70,7 +70,7 @@ bool ClientConnection::start() {
 }
 
 const config::RuntimeSettings& ClientConnection::settings() const {
-    return ex_ && ex_->snapshot ? *ex_->snapshot->settings : *worker_.snapshot()->settings;
+    return ex_ && ex_->snapshot ? *ex_->snapshot->settings : *worker_.snapshot().settings;
 }
 
 // ---------------------------------------------------------------------------------------
@@ -313,7 +313,7 @@ bool ClientConnection::finishExchangeIfDone() {
     phase_ = Phase::kIdle;
     phaseSinceMs_ = worker_.loop().nowMs();
     parser_.resume();
-    parser_.setLimits(worker_.snapshot()->settings->limits);
+    parser_.setLimits(worker_.snapshot().settings->limits);
     if (in_.empty()) in_.release();  // idle keep-alive connections hold no buffers
     out_.release();
     return true;
@@ -436,7 +436,7 @@ http::ParserSink::HeadAction ClientConnection::onHeadComplete() {
 void ClientConnection::beginExchange() {
     if (!ex_) ex_ = std::make_unique<Exchange>();
     Exchange& ex = *ex_;
-    ex.snapshot = worker_.snapshot();
+    ex.snapshot = worker_.pinSnapshot();
     ex.startUs = net::monotonicUs();
     phase_ = Phase::kActive;
 
@@ -553,7 +553,7 @@ void ClientConnection::route() {
         respondLocal(503, "no upstream target available", false);
         return;
     }
-    ex.target = u.targets[static_cast<size_t>(idx)];
+    ex.target = &u.targets[static_cast<size_t>(idx)];
 
     const std::string path = snap.routes->upstreamPath(m, ex.req.path, worker_.regexScratch());
     ForwardContext fc;
@@ -563,7 +563,7 @@ void ClientConnection::route() {
     fc.requestId = ex.requestId;
     const std::string_view host = m.route->spec->preserveHost && !ex.req.hostHeader.empty()
                                       ? ex.req.hostHeader
-                                      : std::string_view(ex.target->hostHeader);
+                                      : std::string_view((*ex.target)->hostHeader);
     writeUpstreamRequestHead(ex.upstreamHead, ex.req, path, host, fc);
     dispatch(false);
 }
@@ -571,14 +571,14 @@ void ClientConnection::route() {
 void ClientConnection::dispatch(bool fresh) {
     Exchange& ex = *ex_;
     std::unique_ptr<upstream::UpstreamConnection> conn;
-    if (!fresh) conn = worker_.pool().acquire(*ex.target);
+    if (!fresh) conn = worker_.pool().acquire(**ex.target);
     if (!conn) {
         try {
             conn = std::make_unique<upstream::UpstreamConnection>(
-                worker_.loop(), ex.target, settings().upstreamResponseLimits);
+                worker_.loop(), *ex.target, settings().upstreamResponseLimits);
         } catch (const std::exception& e) {
             worker_.log().emit(observe::Level::kWarn, "upstream_connect_failed",
-                               {{"target", std::string_view(ex.target->address)},
+                               {{"target", std::string_view((*ex.target)->address)},
                                 {"reason", std::string_view(e.what())},
                                 {"request_id", ex.requestId}});
             respondLocal(502, "upstream connection failed", false);
@@ -590,7 +590,7 @@ void ClientConnection::dispatch(bool fresh) {
     conn->out().append(ex.upstreamHead);
     if (ex.requestDone) conn->requestQueued();
     if (!ex.targetCounted) {
-        ex.target->active.fetch_add(1, std::memory_order_relaxed);
+        (*ex.target)->active.fetch_add(1, std::memory_order_relaxed);
         ex.targetCounted = true;
     }
     ex.up = std::move(conn);
@@ -634,7 +634,7 @@ void ClientConnection::respondLocal(int status, std::string_view message, bool c
     if (!ex_) {
         // An error before any request head was complete (parse error, timeout).
         ex_ = std::make_unique<Exchange>();
-        ex_->snapshot = worker_.snapshot();
+        ex_->snapshot = worker_.pinSnapshot();
         ex_->startUs = net::monotonicUs();
         worker_.ids().next(ex_->requestIdBuf);
         ex_->requestId = std::string_view(ex_->requestIdBuf, 36);
@@ -661,7 +661,7 @@ void ClientConnection::releaseUpstream(bool reuse) {
     if (!ex_) return;
     Exchange& ex = *ex_;
     if (ex.targetCounted) {
-        ex.target->active.fetch_sub(1, std::memory_order_relaxed);
+        (*ex.target)->active.fetch_sub(1, std::memory_order_relaxed);
         ex.targetCounted = false;
     }
     if (!ex.up) return;
@@ -779,7 +779,7 @@ void ClientConnection::onUpstreamFailure(upstream::UpstreamConnection& c,
         return;
     }
     worker_.log().emit(observe::Level::kWarn, "upstream_failed",
-                       {{"target", std::string_view(ex.target->address)},
+                       {{"target", std::string_view((*ex.target)->address)},
                         {"reason", std::string_view(upstream::describe(f))},
                         {"request_id", ex.requestId}});
     if (ex.responseStarted) {

@@ -13,6 +13,7 @@
 #include "net/byte_buffer.h"
 #include "net/event_loop.h"
 #include "proxy/forwarding.h"
+#include "proxy/worker.h"
 #include "upstream/connection.h"
 
 namespace gatehouse::proxy {
@@ -21,13 +22,15 @@ class Worker;
 
 /// One request in flight on a client connection (at most one: pipelined requests wait).
 struct Exchange {
-    std::shared_ptr<const config::Snapshot> snapshot;  // pinned for the whole request
+    SnapshotRef snapshot;  // pinned for the whole request
     http::RequestHead req;
     http::ResponseHead resp;
     char requestIdBuf[64] = {};
     std::string_view requestId;
     const router::CompiledRoute* route = nullptr;
-    std::shared_ptr<upstream::TargetState> target;
+    // The pinned snapshot keeps the target alive; the shared_ptr is copied only when a new
+    // upstream connection (which may outlive the snapshot in the pool) is made.
+    const std::shared_ptr<upstream::TargetState>* target = nullptr;
     upstream::UpstreamTimeouts timeouts;
     std::unique_ptr<upstream::UpstreamConnection> up;
     std::string upstreamHead;  // kept for the one retry on a fresh connection

@@ -54,13 +54,45 @@ void Worker::join() {
     if (thread_.joinable()) thread_.join();
 }
 
-const std::shared_ptr<const config::Snapshot>& Worker::snapshot() {
+const config::Snapshot& Worker::snapshot() {
     const uint64_t g = snapshots_.generation();
     if (g != generation_) {
-        snapshot_ = snapshots_.current();
         generation_ = g;
+        if (current_ && current_->users > 0) retired_.push_back(std::move(current_));
+        if (!current_) current_ = std::make_unique<PinnedSnapshot>();
+        current_->snapshot = snapshots_.current();
     }
-    return snapshot_;
+    return *current_->snapshot;
+}
+
+SnapshotRef Worker::pinSnapshot() {
+    snapshot();
+    return SnapshotRef(this, current_.get());
+}
+
+void Worker::unpin(PinnedSnapshot* pin) {
+    if (--pin->users > 0 || pin == current_.get()) return;
+    // The last request on a replaced snapshot ended: let it go.
+    std::erase_if(retired_, [pin](const auto& p) { return p.get() == pin; });
+}
+
+SnapshotRef::SnapshotRef(Worker* worker, PinnedSnapshot* pin) : worker_(worker), pin_(pin) {
+    ++pin_->users;
+}
+
+SnapshotRef& SnapshotRef::operator=(SnapshotRef&& o) noexcept {
+    if (this != &o) {
+        reset();
+        worker_ = o.worker_;
+        pin_ = o.pin_;
+        o.pin_ = nullptr;
+    }
+    return *this;
+}
+
+void SnapshotRef::reset() {
+    if (pin_) worker_->unpin(pin_);
+    pin_ = nullptr;
 }
 
 void Worker::acceptAll() {

@@ -7,6 +7,7 @@
 #include <memory>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "config/snapshot.h"
 #include "net/event_loop.h"
@@ -19,6 +20,35 @@
 namespace gatehouse::proxy {
 
 class ClientConnection;
+class Worker;
+
+/// A worker's hold on one snapshot. Requests pin it through this worker-local count, so a
+/// request costs no atomic operation on a reference count shared by all workers.
+struct PinnedSnapshot {
+    std::shared_ptr<const config::Snapshot> snapshot;
+    uint32_t users = 0;
+};
+
+/// A request's pin on the snapshot it started with. Worker thread only; move-only.
+class SnapshotRef {
+  public:
+    SnapshotRef() = default;
+    SnapshotRef(Worker* worker, PinnedSnapshot* pin);
+    SnapshotRef(SnapshotRef&& o) noexcept : worker_(o.worker_), pin_(o.pin_) { o.pin_ = nullptr; }
+    SnapshotRef& operator=(SnapshotRef&& o) noexcept;
+    SnapshotRef(const SnapshotRef&) = delete;
+    SnapshotRef& operator=(const SnapshotRef&) = delete;
+    ~SnapshotRef() { reset(); }
+
+    void reset();
+    explicit operator bool() const { return pin_ != nullptr; }
+    const config::Snapshot& operator*() const { return *pin_->snapshot; }
+    const config::Snapshot* operator->() const { return pin_->snapshot.get(); }
+
+  private:
+    Worker* worker_ = nullptr;
+    PinnedSnapshot* pin_ = nullptr;
+};
 
 /// Counters a worker publishes for the control side (relaxed atomics, written by the worker).
 struct WorkerStats {
@@ -47,7 +77,11 @@ class Worker {
     // Worker thread only.
     net::EventLoop& loop() { return loop_; }
     upstream::ConnectionPool& pool() { return pool_; }
-    const std::shared_ptr<const config::Snapshot>& snapshot();
+    /// The current snapshot, for reads that end before the event does.
+    const config::Snapshot& snapshot();
+    /// The current snapshot, pinned for a request's lifetime.
+    SnapshotRef pinSnapshot();
+    void unpin(PinnedSnapshot* pin);
     observe::RequestIdGenerator& ids() { return ids_; }
     router::RegexScratch& regexScratch() { return regex_; }
     HttpDate& date() { return date_; }
@@ -76,7 +110,8 @@ class Worker {
     observe::RequestIdGenerator ids_;
     router::RegexScratch regex_;
     HttpDate date_;
-    std::shared_ptr<const config::Snapshot> snapshot_;
+    std::unique_ptr<PinnedSnapshot> current_;
+    std::vector<std::unique_ptr<PinnedSnapshot>> retired_;  // older snapshots still pinned
     uint64_t generation_ = ~0ull;
 
     ClientConnection* connections_ = nullptr;  // intrusive list, owned
