@@ -9,8 +9,10 @@
 #include <iostream>
 #include <sstream>
 
+#include "admin/admin_token.h"
 #include "config/codec.h"
 #include "config/diff.h"
+#include "config/service.h"
 #include "config/settings.h"
 #include "config/snapshot.h"
 #include "config/store.h"
@@ -34,6 +36,7 @@ commands:
   validate                     check the configuration file and the stored configuration
   config export [FILE]         write the stored configuration as JSON (stdout without FILE)
   config import FILE           replace the stored configuration with FILE (--dry-run: check only)
+  admin-token                  make a new admin API token, print it (the old one stops working)
   version                      print the version
 
 options:
@@ -68,6 +71,19 @@ void printValidation(const config::ValidationError& e) {
         std::fprintf(stderr, "  %s: %s\n", field.c_str(), reason.c_str());
 }
 
+/// The CLI writes through the same ConfigService as the admin API; it has no workers to
+/// publish to (a running gatehouse applies the new version on SIGHUP).
+struct OfflineConfig {
+    explicit OfflineConfig(const config::Settings& settings)
+        : store(settings.dbPath),
+          service(store, targets, 1, [runtime = settings.runtime] { return runtime; }, {}) {
+        service.reload();
+    }
+    config::Store store;
+    upstream::TargetRegistry targets;
+    config::ConfigService service;
+};
+
 int cmdValidate(const config::Settings& settings) {
     try {
         Poco::Net::SocketAddress(settings.proxyListen);
@@ -76,10 +92,8 @@ int cmdValidate(const config::Settings& settings) {
                      settings.proxyListen.c_str());
         return 1;
     }
-    config::Store store(settings.dbPath);
-    upstream::TargetRegistry targets;
-    const uint64_t version = store.version();
-    auto snap = config::buildSnapshot(store.load(), version, settings.runtime, targets, 1);
+    OfflineConfig cfg(settings);
+    const auto snap = cfg.service.current();
     for (const auto& u : snap->upstreams)
         for (const auto& t : u.targets)
             if (!t->resolvedOk)
@@ -88,14 +102,14 @@ int cmdValidate(const config::Settings& settings) {
                              t->resolveError.c_str());
     std::printf("configuration OK: %s, store %s at version %llu (%zu upstreams, %zu routes)\n",
                 settings.configFile.empty() ? "built-in defaults" : settings.configFile.c_str(),
-                settings.dbPath.c_str(), static_cast<unsigned long long>(version),
-                snap->upstreams.size(), snap->doc.routes.size());
+                settings.dbPath.c_str(), static_cast<unsigned long long>(snap->version),
+                snap->doc->upstreams.size(), snap->doc->routes.size());
     return 0;
 }
 
 int cmdExport(const config::Settings& settings, const std::vector<std::string>& rest) {
-    config::Store store(settings.dbPath);
-    const std::string text = config::toJsonText(store.load());
+    OfflineConfig cfg(settings);
+    const std::string text = config::toJsonText(*cfg.service.current()->doc);
     if (rest.empty()) {
         std::fwrite(text.data(), 1, text.size(), stdout);
         return 0;
@@ -121,28 +135,20 @@ int cmdImport(const config::Settings& settings, const std::vector<std::string>& 
     std::stringstream buf;
     buf << in.rdbuf();
     config::ConfigDocument doc = config::documentFromJson(buf.str());
-
-    config::Store store(settings.dbPath);
-    const config::ConfigDocument current = store.load();
-    config::adoptStoredIdentities(current, doc);
-    upstream::TargetRegistry targets;
-    config::buildSnapshot(doc, 0, settings.runtime, targets, 1);  // compiles, or throws
-
-    const auto changes = config::diffDocuments(current, doc);
-    if (dryRun) {
+    OfflineConfig cfg(settings);
+    const auto result = cfg.service.replaceAll(std::move(doc), "cli", "import", dryRun);
+    if (dryRun)
         std::printf("dry run: %s is valid; %zu change(s) would be applied, nothing was written\n",
-                    rest[0].c_str(), changes.size());
-        for (const auto& line : changes)
-            std::printf("  %s\n", line.c_str());
-        return 0;
-    }
-    const uint64_t version = store.replaceAll(std::move(doc), "cli", "import");
-    std::printf(
-        "imported %s as configuration version %llu (%zu change(s)); a running gatehouse applies it "
-        "on SIGHUP\n",
-        rest[0].c_str(), static_cast<unsigned long long>(version), changes.size());
-    for (const auto& line : changes)
-        std::printf("  %s\n", line.c_str());
+                    rest[0].c_str(), result.changes.size());
+    else
+        std::printf(
+            "imported %s as configuration version %llu (%zu change(s)); a running gatehouse "
+            "applies it on "
+            "SIGHUP\n",
+            rest[0].c_str(), static_cast<unsigned long long>(result.version),
+            result.changes.size());
+    for (const auto& c : result.changes)
+        std::printf("  %s\n", config::describe(c).c_str());
     return 0;
 }
 
@@ -182,6 +188,11 @@ int main(int argc, char** argv) {
     try {
         const config::Settings settings = config::loadSettings(ini, overrides(args));
         if (cmd == "validate") return cmdValidate(settings);
+        if (cmd == "admin-token") {
+            config::Store store(settings.dbPath);
+            std::printf("%s\n", admin::AdminToken(store).rotate().c_str());
+            return 0;
+        }
         if (cmd == "config" && words.size() >= 2) {
             const std::vector<std::string> rest(words.begin() + 2, words.end());
             if (words[1] == "export") return cmdExport(settings, rest);

@@ -9,7 +9,7 @@ namespace gatehouse::test {
 namespace {
 
 class Cli : public ::testing::Test {
-  protected:
+protected:
     TempDir dir_;
     std::string db() const { return dir_.file("g.db"); }
     int gh(std::vector<std::string> args, std::string* out) {

@@ -23,7 +23,7 @@ int upstreamRequests(uint16_t gatewayPort) {
 }
 
 class Limits : public ::testing::Test {
-  protected:
+protected:
     static Gateway::Options small() {
         Gateway::Options o;
         o.extraIni =

@@ -13,7 +13,7 @@ namespace gatehouse::test {
 namespace {
 
 class ProxyBasics : public ::testing::Test {
-  protected:
+protected:
     Upstream upstream_{"alpha"};
     Gateway gw_{simpleConfig(upstream_.address())};
 };

@@ -9,7 +9,7 @@ namespace gatehouse::test {
 namespace {
 
 class Routing : public ::testing::Test {
-  protected:
+protected:
     Upstream a_{"a"}, b_{"b"}, c_{"c"}, d_{"d"};
 
     std::string config(const std::string& routes) {

@@ -18,7 +18,7 @@ constexpr size_t k100MB = 100'000'000;
 
 /// Samples a process's RSS on a thread and keeps the peak.
 class RssWatcher {
-  public:
+public:
     explicit RssWatcher(pid_t pid) : pid_(pid), baseline_(rssKiB(pid)) {
         thread_ = std::thread([this] {
             while (!stop_) {
@@ -33,7 +33,7 @@ class RssWatcher {
     }
     long growthKiB() const { return peak_ - baseline_; }
 
-  private:
+private:
     pid_t pid_;
     long baseline_;
     std::atomic<long> peak_{0};

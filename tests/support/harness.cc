@@ -218,6 +218,7 @@ Gateway::~Gateway() {
 void Gateway::rewriteIni(const std::string& extraIni) {
     std::string ini = "[proxy]\nlisten = 127.0.0.1:" + std::to_string(port_) +
                       "\nworkers = " + std::to_string(options_.workers) +
+                      "\n[admin]\nlisten = 127.0.0.1:" + std::to_string(adminPort_) +
                       "\n[store]\npath = " + dbPath() +
                       "\n[server]\ndrain_timeout_ms = 10000\nlog_level = debug\n";
     ini += extraIni;
@@ -251,6 +252,16 @@ void Gateway::start() {
         throw std::runtime_error("gatehouse did not start: " + log());
     const std::string addr = line.substr(p + 9, line.find('"', p + 9) - p - 9);
     port_ = static_cast<uint16_t>(std::stoi(addr.substr(addr.rfind(':') + 1)));
+    if (const size_t a = line.find("\"admin\":\""); a != std::string::npos) {
+        const std::string adminAddr = line.substr(a + 9, line.find('"', a + 9) - a - 9);
+        if (adminAddr != "off")
+            adminPort_ =
+                static_cast<uint16_t>(std::stoi(adminAddr.substr(adminAddr.rfind(':') + 1)));
+    }
+    // The token is printed once, at the first start (a later restart reuses adminToken_).
+    const std::string text = log();
+    const size_t t = text.find("gha_");
+    if (t != std::string::npos) adminToken_ = text.substr(t, text.find_first_of("\r\n", t) - t);
     rewriteIni(options_.extraIni);  // a later SIGHUP keeps the same port
 }
 
@@ -514,6 +525,22 @@ std::string simpleConfig(const std::string& address, const std::string& routesJs
         routesJson.empty() ? R"({"name":"r","match":{"paths":["/"]},"upstream":"u"})" : routesJson;
     return R"({"upstreams":[{"name":"u","targets":[{"address":")" + address +
            R"("}]}],"routes":[)" + routes + "]}";
+}
+
+Response admin(const Gateway& gw, std::string_view method, std::string_view path,
+               std::string_view jsonBody,
+               const std::vector<std::pair<std::string, std::string>>& extraHeaders) {
+    std::vector<std::pair<std::string, std::string>> headers = {
+        {"Authorization", "Bearer " + gw.adminToken()}, {"Host", "127.0.0.1"}};
+    if (!jsonBody.empty()) headers.emplace_back("Content-Type", "application/json");
+    for (const auto& h : extraHeaders) {
+        std::erase_if(headers, [&](const auto& e) { return ieq(e.first, h.first); });
+        headers.push_back(h);
+    }
+    std::erase_if(headers, [](const auto& e) { return e.second.empty(); });  // "" removes a default
+    Connection c(gw.adminPort());
+    c.send(makeRequest(method, path, headers, jsonBody));
+    return c.read(method == "HEAD");
 }
 
 long rssKiB(pid_t pid) {

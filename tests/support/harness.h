@@ -25,7 +25,7 @@ std::string upstreamBin();
 
 /// A directory under /tmp removed (recursively) on destruction.
 class TempDir {
-  public:
+public:
     TempDir();
     ~TempDir();
     TempDir(const TempDir&) = delete;
@@ -33,7 +33,7 @@ class TempDir {
     const std::string& path() const { return path_; }
     std::string file(const std::string& name) const { return path_ + "/" + name; }
 
-  private:
+private:
     std::string path_;
 };
 
@@ -43,7 +43,7 @@ std::string readFile(const std::string& path);
 /// A child process with stdout and stderr sent to files. Killed (SIGKILL) on destruction if
 /// still running.
 class Process {
-  public:
+public:
     Process(const std::vector<std::string>& argv, const std::string& stdoutPath,
             const std::string& stderrPath);
     ~Process();
@@ -56,7 +56,7 @@ class Process {
     /// Exit status (or 128+signal), or nullopt when still running after the timeout.
     std::optional<int> wait(std::chrono::milliseconds timeout);
 
-  private:
+private:
     pid_t pid_ = -1;
     std::optional<int> status_;
 };
@@ -70,7 +70,7 @@ bool eventually(const std::function<bool()>& pred,
 
 /// gatehouse-test-upstream on an ephemeral loopback port.
 class Upstream {
-  public:
+public:
     explicit Upstream(std::string id = "upstream", std::string mode = "http");
     ~Upstream();
     uint16_t port() const { return port_; }
@@ -80,7 +80,7 @@ class Upstream {
     /// Starts again on the same port (after stop()).
     void restart();
 
-  private:
+private:
     void start(uint16_t port);
     TempDir dir_;
     std::string id_;
@@ -91,7 +91,7 @@ class Upstream {
 
 /// The real gatehouse binary with a temporary database and INI file.
 class Gateway {
-  public:
+public:
     struct Options {
         unsigned workers = 2;
         std::string
@@ -105,6 +105,9 @@ class Gateway {
     ~Gateway();
 
     uint16_t port() const { return port_; }
+    /// The admin API (bound to a free loopback port) and the token printed at first start.
+    uint16_t adminPort() const { return adminPort_; }
+    const std::string& adminToken() const { return adminToken_; }
     const TempDir& dir() const { return dir_; }
     std::string iniPath() const { return dir_.file("gatehouse.conf"); }
     std::string dbPath() const { return dir_.file("gatehouse.db"); }
@@ -125,10 +128,12 @@ class Gateway {
     /// SIGTERM and wait for exit; the exit status.
     std::optional<int> stop(std::chrono::milliseconds timeout = std::chrono::seconds(30));
 
-  private:
+private:
     TempDir dir_;
     Options options_;
     uint16_t port_ = 0;
+    uint16_t adminPort_ = 0;
+    std::string adminToken_;
     std::unique_ptr<Process> process_;
 };
 
@@ -150,7 +155,7 @@ struct Response {
 
 /// A client TCP connection for exact control over bytes on the wire.
 class Connection {
-  public:
+public:
     explicit Connection(uint16_t port,
                         std::chrono::milliseconds timeout = std::chrono::seconds(15));
     ~Connection();
@@ -168,7 +173,7 @@ class Connection {
     void shutdownWrite();
     int fd() const { return fd_; }
 
-  private:
+private:
     int fd_ = -1;
     std::chrono::milliseconds timeout_;
     std::string buffered_;
@@ -184,6 +189,11 @@ std::string makeRequest(std::string_view method, std::string_view target,
 Response roundTrip(uint16_t port, std::string_view method, std::string_view target,
                    const std::vector<std::pair<std::string, std::string>>& headers = {},
                    std::string_view body = {});
+
+/// Calls the admin API of `gw` with its token: method, path (with query), optional JSON body.
+Response admin(const Gateway& gw, std::string_view method, std::string_view path,
+               std::string_view jsonBody = {},
+               const std::vector<std::pair<std::string, std::string>>& extraHeaders = {});
 
 /// {"upstreams":[{"name":"u","targets":[{"address": ADDRESS}]}], "routes":[ROUTES...]}.
 /// Routes default to one catch-all route "r" → "u".

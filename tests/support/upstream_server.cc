@@ -224,7 +224,7 @@ std::string_view trim(std::string_view s) {
 // ---------------------------------------------------------------------------------------------
 
 class Shared {
-  public:
+public:
     explicit Shared(std::string upstreamId) : id(std::move(upstreamId)) {}
 
     const std::string id;
@@ -274,7 +274,7 @@ class Shared {
         }
     }
 
-  private:
+private:
     struct Live {
         StreamSocket socket;
         std::uint64_t requests = 0;
@@ -344,7 +344,7 @@ std::string echoJson(const std::string& id, const RequestInfo& r) {
 }
 
 class UpstreamHandler final : public Poco::Net::HTTPRequestHandler {
-  public:
+public:
     explicit UpstreamHandler(Shared& shared) : shared_(shared) {}
 
     void handleRequest(HTTPServerRequest& request, HTTPServerResponse& response) override {
@@ -366,7 +366,7 @@ class UpstreamHandler final : public Poco::Net::HTTPRequestHandler {
         }
     }
 
-  private:
+private:
     static void setStatus(HTTPServerResponse& response, int code) {
         const auto status = static_cast<HTTPResponse::HTTPStatus>(code);
         response.setStatusAndReason(status, HTTPResponse::getReasonForStatus(status));
@@ -561,21 +561,21 @@ class UpstreamHandler final : public Poco::Net::HTTPRequestHandler {
 };
 
 class HandlerFactory final : public Poco::Net::HTTPRequestHandlerFactory {
-  public:
+public:
     explicit HandlerFactory(Shared& shared) : shared_(shared) {}
 
     Poco::Net::HTTPRequestHandler* createRequestHandler(const HTTPServerRequest&) override {
         return new UpstreamHandler(shared_);
     }
 
-  private:
+private:
     Shared& shared_;
 };
 
 // HTTPServerConnection plus bookkeeping: registers the connection for per-connection request
 // counts and for shutdown, and swallows the network errors a misbehaving client causes.
 class TrackedConnection final : public Poco::Net::HTTPServerConnection {
-  public:
+public:
     TrackedConnection(const StreamSocket& socket, HTTPServerParams::Ptr params,
                       Poco::Net::HTTPRequestHandlerFactory::Ptr factory, Shared& shared)
         : HTTPServerConnection(socket, params, factory), shared_(shared) {}
@@ -596,13 +596,13 @@ class TrackedConnection final : public Poco::Net::HTTPServerConnection {
         shared_.closeConnection(peer);
     }
 
-  private:
+private:
     Shared& shared_;
 };
 
 // Used instead of HTTPServer so that connections are TrackedConnection; otherwise identical.
 class ConnectionFactory final : public Poco::Net::TCPServerConnectionFactory {
-  public:
+public:
     ConnectionFactory(HTTPServerParams::Ptr params,
                       Poco::Net::HTTPRequestHandlerFactory::Ptr handlers, Shared& shared)
         : params_(std::move(params)), handlers_(std::move(handlers)), shared_(shared) {}
@@ -612,7 +612,7 @@ class ConnectionFactory final : public Poco::Net::TCPServerConnectionFactory {
         return new TrackedConnection(socket, params_, handlers_, shared_);
     }
 
-  private:
+private:
     HTTPServerParams::Ptr params_;
     Poco::Net::HTTPRequestHandlerFactory::Ptr handlers_;
     Shared& shared_;
@@ -627,7 +627,7 @@ enum class Mode { Http, Garbage, Silent, Close, OnePerConnection };
 const Poco::Timespan kPollInterval(0, 200'000);  // how often raw loops check for shutdown
 
 class RawServer {
-  public:
+public:
     RawServer(ServerSocket& listener, Mode mode) : listener_(listener), mode_(mode) {}
 
     void start() {
@@ -642,7 +642,7 @@ class RawServer {
         cv_.wait(lock, [this] { return active_ == 0; });
     }
 
-  private:
+private:
     void acceptLoop() {
         while (!stopping_) {
             try {

@@ -30,7 +30,7 @@ bool isArray(const Poco::Dynamic::Var& v) {
 
 /// Reads one JSON object field by field, recording errors under `path`.
 class Reader {
-  public:
+public:
     Reader(const Object::Ptr& o, std::string path, FieldErrors& errors,
            std::initializer_list<const char*> allowed)
         : o_(o), path_(std::move(path)), errors_(errors) {
@@ -122,7 +122,7 @@ class Reader {
         return out;
     }
 
-  private:
+private:
     Object::Ptr o_;
     std::string path_;
     FieldErrors& errors_;

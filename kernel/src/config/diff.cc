@@ -9,32 +9,55 @@ namespace gatehouse::config {
 namespace {
 
 template <typename Spec>
-std::string canonical(Spec s) {
-    s.meta.id.clear();
-    s.meta.createdAt = s.meta.updatedAt = 0;
+std::string json(const Spec& s) {
     std::ostringstream out;
     toJson(s)->stringify(out);
     return out.str();
 }
 
 template <typename Spec>
-void diffList(const char* kind, const std::vector<Spec>& before, const std::vector<Spec>& after,
-              std::vector<std::string>& out) {
+void diffList(EntityKind kind, const std::vector<Spec>& before, std::vector<Spec>& after,
+              int64_t now, std::vector<StoredChange>& out) {
     std::map<std::string, const Spec*> old;
     for (const auto& s : before)
-        old[s.meta.name] = &s;
-    for (const auto& s : after) {
-        auto it = old.find(s.meta.name);
-        if (it == old.end()) {
-            out.push_back(std::string("+ ") + kind + " " + s.meta.name);
-        } else {
-            if (canonical(*it->second) != canonical(s))
-                out.push_back(std::string("~ ") + kind + " " + s.meta.name);
+        old[s.meta.id] = &s;
+    for (auto& s : after) {
+        auto it = old.find(s.meta.id);
+        const Spec* prev = it == old.end() ? nullptr : it->second;
+        // Structural equality (timestamps aside; a route's position included): comparing
+        // JSON renderings would serialize every entity twice on every write.
+        if (prev && *prev == s) {
+            s.meta.createdAt = prev->meta.createdAt;
+            s.meta.updatedAt = prev->meta.updatedAt;
             old.erase(it);
+            continue;
         }
+        s.meta.createdAt =
+            prev ? prev->meta.createdAt : (s.meta.createdAt ? s.meta.createdAt : now);
+        s.meta.updatedAt = now;
+        StoredChange c;
+        c.kind = kind;
+        c.id = s.meta.id;
+        c.name = s.meta.name;
+        if (prev) c.before = json(*prev);
+        c.after = json(s);
+        if constexpr (std::is_same_v<Spec, RouteSpec>) {
+            if (prev) c.beforePosition = prev->position;
+            c.afterPosition = s.position;
+        }
+        out.push_back(std::move(c));
+        if (prev) old.erase(it);
     }
-    for (const auto& [name, s] : old)
-        out.push_back(std::string("- ") + kind + " " + name);
+    for (const auto& s : before) {
+        if (!old.count(s.meta.id)) continue;
+        StoredChange c;
+        c.kind = kind;
+        c.id = s.meta.id;
+        c.name = s.meta.name;
+        c.before = json(s);
+        if constexpr (std::is_same_v<Spec, RouteSpec>) c.beforePosition = s.position;
+        out.push_back(std::move(c));
+    }
 }
 
 template <typename Spec>
@@ -50,18 +73,83 @@ void adopt(const std::vector<Spec>& stored, std::vector<Spec>& incoming) {
     }
 }
 
+std::string nameIn(const std::optional<std::string>& json) {
+    if (!json) return "";
+    const size_t at = json->find("\"name\":\"");
+    if (at == std::string::npos) return "";
+    const size_t start = at + 8;
+    return json->substr(start, json->find('"', start) - start);
+}
+
 }  // namespace
 
-std::vector<std::string> diffDocuments(const ConfigDocument& before, const ConfigDocument& after) {
-    std::vector<std::string> out;
-    diffList("upstream", before.upstreams, after.upstreams, out);
-    diffList("route", before.routes, after.routes, out);
+std::vector<StoredChange> computeChanges(const ConfigDocument& before, ConfigDocument& after,
+                                         int64_t now) {
+    std::vector<StoredChange> out;
+    diffList(EntityKind::kUpstream, before.upstreams, after.upstreams, now, out);
+    diffList(EntityKind::kRoute, before.routes, after.routes, now, out);
     return out;
+}
+
+std::string describe(const StoredChange& c) {
+    const std::string what = std::string(entityName(c.kind)) + " " + c.name;
+    if (!c.before) return "+ " + what;
+    if (!c.after) return "- " + what;
+    const std::string old = nameIn(c.before);
+    if (!old.empty() && old != c.name) return "~ " + what + " (renamed from " + old + ")";
+    return "~ " + what;
+}
+
+std::string countSummary(const std::vector<StoredChange>& changes) {
+    size_t added = 0, changed = 0, removed = 0;
+    for (const auto& c : changes) {
+        if (!c.before)
+            ++added;
+        else if (!c.after)
+            ++removed;
+        else
+            ++changed;
+    }
+    return "+" + std::to_string(added) + " ~" + std::to_string(changed) + " -" +
+           std::to_string(removed);
 }
 
 void adoptStoredIdentities(const ConfigDocument& stored, ConfigDocument& incoming) {
     adopt(stored.upstreams, incoming.upstreams);
     adopt(stored.routes, incoming.routes);
+}
+
+void assignRoutePositions(const ConfigDocument& stored, ConfigDocument& incoming) {
+    std::map<std::string, int64_t> old;
+    for (const auto& r : stored.routes)
+        old[r.meta.id] = r.position;
+    // Keep stored positions while they increase along the new order; a new route takes the
+    // next free number below the following kept position.
+    bool keep = true;
+    std::vector<std::optional<int64_t>> kept(incoming.routes.size());
+    int64_t last = -1;
+    for (size_t i = 0; i < incoming.routes.size() && keep; ++i) {
+        auto it = old.find(incoming.routes[i].meta.id);
+        if (it == old.end()) continue;
+        if (it->second <= last) keep = false;
+        kept[i] = last = it->second;
+    }
+    if (keep) {
+        int64_t prev = -1;
+        for (size_t i = 0; i < incoming.routes.size() && keep; ++i) {
+            if (kept[i]) {
+                prev = *kept[i];
+                continue;
+            }
+            std::optional<int64_t> next;
+            for (size_t j = i + 1; j < incoming.routes.size() && !next; ++j)
+                next = kept[j];
+            if (next && prev + 1 >= *next) keep = false;
+            kept[i] = ++prev;
+        }
+    }
+    for (size_t i = 0; i < incoming.routes.size(); ++i)
+        incoming.routes[i].position = keep ? *kept[i] : static_cast<int64_t>(i);
 }
 
 }  // namespace gatehouse::config

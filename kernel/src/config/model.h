@@ -15,11 +15,13 @@ struct Timeouts {
     std::optional<uint32_t> sendMs;
     std::optional<uint32_t> readMs;
     bool empty() const { return !connectMs && !sendMs && !readMs; }
+    bool operator==(const Timeouts&) const = default;
 };
 
 struct TargetSpec {
     std::string address;    // host:port
     uint32_t weight = 100;  // 0-65535; 0 takes the target out of rotation
+    bool operator==(const TargetSpec&) const = default;
 };
 
 enum class Algorithm { kRoundRobin, kLeastConnections, kConsistentHash };
@@ -32,6 +34,11 @@ struct EntityMeta {
     int64_t createdAt = 0;  // unix seconds
     int64_t updatedAt = 0;
     bool generatedId = false;  // no id in the input: an import may adopt the stored one
+
+    /// Same identity and content; timestamps and generatedId are bookkeeping, not content.
+    bool operator==(const EntityMeta& o) const {
+        return id == o.id && name == o.name && tags == o.tags;
+    }
 };
 
 struct UpstreamSpec {
@@ -41,6 +48,8 @@ struct UpstreamSpec {
     std::string hashKey;  // header or cookie name for HashOn::kHeader / kCookie
     std::vector<TargetSpec> targets;
     Timeouts timeouts;
+
+    bool operator==(const UpstreamSpec&) const = default;
 };
 
 /// One header / query parameter / cookie condition: the field must be present with one of
@@ -48,6 +57,7 @@ struct UpstreamSpec {
 struct FieldMatch {
     std::string name;
     std::vector<std::string> values;
+    bool operator==(const FieldMatch&) const = default;
 };
 
 struct RouteSpec {
@@ -67,11 +77,22 @@ struct RouteSpec {
     std::string rewritePath;
     bool preserveHost = false;
     Timeouts timeouts;
+    /// Order in the table (the last matching tie-breaker). Kept by the store, not part of
+    /// the JSON form: a document's route order is its array order.
+    int64_t position = 0;
+
+    bool operator==(const RouteSpec&) const = default;
 };
 
 struct ConfigDocument {
     std::vector<UpstreamSpec> upstreams;
-    std::vector<RouteSpec> routes;
+    std::vector<RouteSpec> routes;  // in table order
 };
+
+enum class EntityKind { kUpstream, kRoute };
+
+inline const char* entityName(EntityKind k) {
+    return k == EntityKind::kUpstream ? "upstream" : "route";
+}
 
 }  // namespace gatehouse::config

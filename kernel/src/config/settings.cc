@@ -126,6 +126,13 @@ Settings loadSettings(const std::string& iniPath,
          [&](auto& k, auto& v) {
              rt->upstreamResponseLimits.maxHeaderBytes = toNumber(k, v, 256, 1 << 20);
          }},
+        {"admin.listen",
+         [&](auto& k, auto& v) {
+             if (v.empty()) throw SettingsError(k + ": must be host:port or off");
+             s.adminListen = v;
+         }},
+        {"admin.max_body_bytes",
+         [&](auto& k, auto& v) { s.adminMaxBodyBytes = toNumber(k, v, 1024, 1ull << 30); }},
         {"store.path",
          [&](auto& k, auto& v) {
              if (v.empty()) throw SettingsError(k + ": must not be empty");
@@ -187,6 +194,12 @@ read_timeout_ms = 60000
 keepalive_max_idle = 64
 keepalive_idle_timeout_ms = 30000
 max_response_header_bytes = 32768
+
+[admin]
+# The admin REST API. Keep it on loopback (or behind TLS): it changes the configuration.
+# "off" disables it.
+listen = 127.0.0.1:8001
+max_body_bytes = 16777216
 
 [store]
 path = /var/lib/gatehouse/gatehouse.db

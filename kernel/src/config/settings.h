@@ -41,6 +41,8 @@ struct Settings {
     unsigned workers = 0;  // 0 = one per core
     int backlog = 1024;
     uint32_t drainTimeoutMs = 30000;
+    std::string adminListen = "127.0.0.1:8001";  // "off" disables the admin API
+    uint64_t adminMaxBodyBytes = 16u << 20;
     std::string eventLog = "stderr";  // "stderr", "stdout" or a file path
     std::string logLevel = "info";
     std::shared_ptr<const RuntimeSettings> runtime = std::make_shared<RuntimeSettings>();

@@ -27,7 +27,7 @@ struct UpstreamRuntime {
 struct Snapshot {
     uint64_t version = 0;
     std::shared_ptr<const RuntimeSettings> settings;
-    ConfigDocument doc;
+    std::shared_ptr<const ConfigDocument> doc;  // shared with the config service
     std::vector<UpstreamRuntime> upstreams;
     std::shared_ptr<const router::RouteTable> routes;
     /// Effective timeouts per route (route, then upstream, then INI defaults), by route order.
@@ -37,22 +37,35 @@ struct Snapshot {
 /// Compiles a validated document into a snapshot: routes into the route table, upstreams into
 /// balancers over shared target states (names resolved here, on the control side). Throws
 /// ValidationError when something cannot compile; nothing is published then.
-std::shared_ptr<const Snapshot> buildSnapshot(ConfigDocument doc, uint64_t version,
+std::shared_ptr<const Snapshot> buildSnapshot(std::shared_ptr<const ConfigDocument> doc,
+                                              uint64_t version,
                                               std::shared_ptr<const RuntimeSettings> settings,
                                               upstream::TargetRegistry& targets, unsigned workers);
+inline std::shared_ptr<const Snapshot> buildSnapshot(
+    ConfigDocument doc, uint64_t version, std::shared_ptr<const RuntimeSettings> settings,
+    upstream::TargetRegistry& targets, unsigned workers) {
+    return buildSnapshot(std::make_shared<const ConfigDocument>(std::move(doc)), version,
+                         std::move(settings), targets, workers);
+}
 
 /// Where workers find the current snapshot. publish() is called by the control side; workers
 /// compare generation() (one relaxed load per request) and fetch the pointer only when it
 /// changed.
 class SnapshotHolder {
-  public:
+public:
     void publish(std::shared_ptr<const Snapshot> s);
     std::shared_ptr<const Snapshot> current() const;
     uint64_t generation() const { return generation_.load(std::memory_order_acquire); }
 
-  private:
+    /// A worker hands over its last reference to a replaced snapshot instead of destroying
+    /// it: freeing a large route table takes milliseconds, which belong on the control side.
+    /// Retired snapshots are destroyed by the next publish() (or with the holder).
+    void retire(std::shared_ptr<const Snapshot> s);
+
+private:
     mutable std::mutex mutex_;
     std::shared_ptr<const Snapshot> current_;
+    std::vector<std::shared_ptr<const Snapshot>> graveyard_;
     std::atomic<uint64_t> generation_{0};
 };
 

@@ -20,7 +20,7 @@ struct HeaderField {
 /// elements never move). Lookup is a linear case-insensitive scan: requests carry ~10-20
 /// fields, where a scan beats hashing.
 class HeaderList {
-  public:
+public:
     const std::vector<HeaderField>& fields() const { return fields_; }
     size_t size() const { return fields_.size(); }
 
@@ -41,7 +41,7 @@ class HeaderList {
         owned_.clear();
     }
 
-  private:
+private:
     std::string_view keep(std::string_view s);
 
     std::vector<HeaderField> fields_;
@@ -50,12 +50,12 @@ class HeaderList {
 
 /// Bytes copied from the wire, kept at a stable address (views point into them).
 class RawBytes {
-  public:
+public:
     void assign(const char* p, size_t n);
     std::string_view view(uint32_t off, uint32_t len) const { return {data_.get() + off, len}; }
     size_t size() const { return size_; }
 
-  private:
+private:
     std::unique_ptr<char[]> data_;
     size_t size_ = 0;
 };

@@ -13,7 +13,7 @@ namespace gatehouse::http {
 
 /// Receives what the parser finds after the head. Called synchronously from execute().
 class ParserSink {
-  public:
+public:
     enum class HeadAction { kContinue, kSkipBody, kPause, kReject };
     /// The head is complete; head spans are valid until the next execute(). kReject ends
     /// parsing with an error (call HttpParser::reject() first to say which).
@@ -25,7 +25,7 @@ class ParserSink {
     /// Return true to pause parsing right after this message (pipelining: one at a time).
     virtual bool onMessageComplete() = 0;
 
-  protected:
+protected:
     ~ParserSink() = default;
 };
 
@@ -36,7 +36,7 @@ class ParserSink {
 /// may move between execute() calls as long as the message's bytes stay contiguous from
 /// `messageStart`.
 class HttpParser {
-  public:
+public:
     enum class Type { kRequest, kResponse };
     enum class Result { kNeedMore, kPaused, kError };
 
@@ -93,7 +93,7 @@ class HttpParser {
     bool hasTransferEncoding() const { return (parser_.flags & F_TRANSFER_ENCODING) != 0; }
     bool isUpgrade() const { return parser_.upgrade != 0; }
 
-  private:
+private:
     static HttpParser& self(llhttp_t* p) { return *static_cast<HttpParser*>(p->data); }
     static int onMessageBegin(llhttp_t* p);
     static int onUrl(llhttp_t* p, const char* at, size_t len);

@@ -11,7 +11,7 @@ namespace gatehouse::net {
 /// never zero-fills on growth, and consume() is O(1): the unread part is moved to the front
 /// only when room is needed (compact), so offsets into unread data stay valid until then.
 class ByteBuffer {
-  public:
+public:
     ByteBuffer() = default;
     explicit ByteBuffer(size_t capacity) { reserve(capacity); }
     ByteBuffer(ByteBuffer&&) noexcept = default;
@@ -77,7 +77,7 @@ class ByteBuffer {
         capacity_ = begin_ = end_ = 0;
     }
 
-  private:
+private:
     void grow(size_t n) {
         // Reuse the consumed front before allocating.
         if (capacity_ - size() >= n) {

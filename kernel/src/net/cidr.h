@@ -10,13 +10,13 @@ namespace gatehouse::net {
 
 /// An address block ("10.0.0.0/8", "::1/128", or a single address).
 class Cidr {
-  public:
+public:
     /// nullopt when malformed.
     static std::optional<Cidr> parse(const std::string& text);
     bool contains(const Poco::Net::IPAddress& addr) const;
     std::string toString() const;
 
-  private:
+private:
     Poco::Net::IPAddress base_;
     unsigned prefix_ = 0;
 };

@@ -15,7 +15,7 @@ namespace gatehouse::net {
 
 /// Reads the eventfd so that the level-triggered registration quiets down.
 class EventLoop::Waker final : public IoHandler {
-  public:
+public:
     explicit Waker(int fd) : fd_(fd) {}
     void onIo(uint32_t) override {
         uint64_t v;
@@ -23,7 +23,7 @@ class EventLoop::Waker final : public IoHandler {
         }
     }
 
-  private:
+private:
     int fd_;
 };
 

@@ -15,7 +15,7 @@ namespace gatehouse::net {
 
 /// Something with a file descriptor registered in an EventLoop.
 class IoHandler {
-  public:
+public:
     virtual ~IoHandler() = default;
     /// `events` is the epoll mask (EPOLLIN, EPOLLOUT, EPOLLERR, EPOLLHUP, EPOLLRDHUP).
     virtual void onIo(uint32_t events) = 0;
@@ -32,7 +32,7 @@ class IoHandler {
 /// Connections are registered edge-triggered once (EPOLLIN|EPOLLOUT|EPOLLRDHUP|EPOLLET) and
 /// never modified afterwards: no epoll_ctl per request. Handlers track readiness themselves.
 class EventLoop {
-  public:
+public:
     EventLoop();
     ~EventLoop();
     EventLoop(const EventLoop&) = delete;
@@ -65,7 +65,7 @@ class EventLoop {
     /// Called with a description when a handler throws.
     void setErrorHook(std::function<void(const char*)> hook) { errorHook_ = std::move(hook); }
 
-  private:
+private:
     class Waker;
     void drainPosted();
     void reapDeferred();

@@ -15,7 +15,7 @@ class TimerQueue;
 /// re-filed when that key comes due. Idle and read timeouts move forward on every read, so
 /// this keeps heap work off the hot path.
 class Timer {
-  public:
+public:
     explicit Timer(std::function<void()> onExpire) : onExpire_(std::move(onExpire)) {}
     Timer(const Timer&) = delete;
     Timer& operator=(const Timer&) = delete;
@@ -24,7 +24,7 @@ class Timer {
     bool armed() const { return queue_ != nullptr; }
     uint64_t deadline() const { return deadline_; }
 
-  private:
+private:
     friend class TimerQueue;
     static constexpr size_t kNotQueued = std::numeric_limits<size_t>::max();
     std::function<void()> onExpire_;
@@ -36,7 +36,7 @@ class Timer {
 
 /// Binary min-heap of timers, confined to one event-loop thread.
 class TimerQueue {
-  public:
+public:
     TimerQueue() = default;
     TimerQueue(const TimerQueue&) = delete;
     TimerQueue& operator=(const TimerQueue&) = delete;
@@ -53,7 +53,7 @@ class TimerQueue {
 
     size_t size() const { return heap_.size(); }
 
-  private:
+private:
     void siftUp(size_t i);
     void siftDown(size_t i);
     void place(size_t i, Timer* t) {

@@ -22,7 +22,7 @@ using Field = std::variant<std::string_view, int64_t, uint64_t, bool>;
 /// and written by a background thread, so a worker never blocks on a file or a terminal; if
 /// the writer falls behind, lines are dropped and counted rather than waited for.
 class EventLog {
-  public:
+public:
     /// `target`: "stderr", "stdout" or a file path (appended to, created 0640).
     EventLog(std::string target, Level minLevel);
     ~EventLog();
@@ -40,7 +40,7 @@ class EventLog {
 
     static Level parseLevel(std::string_view s);
 
-  private:
+private:
     void run();
     void openTarget();
 

@@ -9,7 +9,7 @@ namespace gatehouse::observe {
 /// Random UUIDv4 request ids from a per-worker xoshiro256** generator seeded from the OS:
 /// no lock, no syscall per request.
 class RequestIdGenerator {
-  public:
+public:
     RequestIdGenerator() {
         std::random_device rd;
         for (auto& w : s_)
@@ -38,7 +38,7 @@ class RequestIdGenerator {
         return s;
     }
 
-  private:
+private:
     static uint64_t rotl(uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
     uint64_t step() {
         const uint64_t result = rotl(s_[1] * 5, 7) * 9;

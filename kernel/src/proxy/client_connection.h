@@ -55,7 +55,7 @@ struct Exchange {
 class ClientConnection final : public net::IoHandler,
                                private http::ParserSink,
                                private upstream::ConnectionOwner {
-  public:
+public:
     ClientConnection(Worker& worker, Poco::Net::StreamSocket socket,
                      const Poco::Net::SocketAddress& peer);
     ~ClientConnection() override;
@@ -74,7 +74,7 @@ class ClientConnection final : public net::IoHandler,
     ClientConnection* prev = nullptr;
     ClientConnection* next = nullptr;
 
-  private:
+private:
     enum class Phase : uint8_t { kIdle, kHead, kActive, kLingering, kClosed };
     static constexpr size_t kOutHighWatermark = 256 * 1024;
     static constexpr size_t kOutLowWatermark = 64 * 1024;

@@ -7,7 +7,7 @@ namespace gatehouse::proxy {
 
 /// IMF-fixdate for the Date header, formatted at most once per second per worker.
 class HttpDate {
-  public:
+public:
     std::string_view now() {
         const std::time_t t = std::time(nullptr);
         if (t != last_) {
@@ -19,7 +19,7 @@ class HttpDate {
         return {buf_, len_};
     }
 
-  private:
+private:
     std::time_t last_ = 0;
     char buf_[40] = {};
     size_t len_ = 0;

@@ -2,6 +2,9 @@
 
 #include <Poco/Exception.h>
 
+#include <algorithm>
+#include <utility>
+
 #include "net/listener.h"
 #include "proxy/client_connection.h"
 
@@ -9,11 +12,11 @@ namespace gatehouse::proxy {
 
 /// The listener's readiness handler: accepts until the queue is empty.
 class Worker::Acceptor final : public net::IoHandler {
-  public:
+public:
     explicit Acceptor(Worker& w) : worker_(w) {}
     void onIo(uint32_t) override { worker_.acceptAll(); }
 
-  private:
+private:
     Worker& worker_;
 };
 
@@ -60,7 +63,7 @@ const config::Snapshot& Worker::snapshot() {
         generation_ = g;
         if (current_ && current_->users > 0) retired_.push_back(std::move(current_));
         if (!current_) current_ = std::make_unique<PinnedSnapshot>();
-        current_->snapshot = snapshots_.current();
+        retireSnapshot(std::exchange(current_->snapshot, snapshots_.current()));
     }
     return *current_->snapshot;
 }
@@ -72,8 +75,18 @@ SnapshotRef Worker::pinSnapshot() {
 
 void Worker::unpin(PinnedSnapshot* pin) {
     if (--pin->users > 0 || pin == current_.get()) return;
-    // The last request on a replaced snapshot ended: let it go.
-    std::erase_if(retired_, [pin](const auto& p) { return p.get() == pin; });
+    // The last request on a replaced snapshot ended: let it go, but never destroy it here.
+    auto it = std::find_if(retired_.begin(), retired_.end(),
+                           [pin](const auto& p) { return p.get() == pin; });
+    if (it == retired_.end()) return;
+    retireSnapshot(std::move((*it)->snapshot));
+    retired_.erase(it);
+}
+
+void Worker::retireSnapshot(std::shared_ptr<const config::Snapshot> s) {
+    // use_count() == 1: nothing else (the holder, another worker) can reach it any more, so
+    // this worker would run its destructor. Hand it to the control side instead.
+    if (s && s.use_count() == 1) snapshots_.retire(std::move(s));
 }
 
 SnapshotRef::SnapshotRef(Worker* worker, PinnedSnapshot* pin) : worker_(worker), pin_(pin) {

@@ -31,7 +31,7 @@ struct PinnedSnapshot {
 
 /// A request's pin on the snapshot it started with. Worker thread only; move-only.
 class SnapshotRef {
-  public:
+public:
     SnapshotRef() = default;
     SnapshotRef(Worker* worker, PinnedSnapshot* pin);
     SnapshotRef(SnapshotRef&& o) noexcept : worker_(o.worker_), pin_(o.pin_) { o.pin_ = nullptr; }
@@ -45,7 +45,7 @@ class SnapshotRef {
     const config::Snapshot& operator*() const { return *pin_->snapshot; }
     const config::Snapshot* operator->() const { return pin_->snapshot.get(); }
 
-  private:
+private:
     Worker* worker_ = nullptr;
     PinnedSnapshot* pin_ = nullptr;
 };
@@ -61,7 +61,7 @@ struct WorkerStats {
 /// connections and its upstream connection pools. Nothing here is shared with other workers
 /// except the snapshot holder (read) and the target states (atomic counters).
 class Worker {
-  public:
+public:
     Worker(unsigned index, Poco::Net::ServerSocket listener, config::SnapshotHolder& snapshots,
            observe::EventLog& log);
     ~Worker();
@@ -82,6 +82,7 @@ class Worker {
     /// The current snapshot, pinned for a request's lifetime.
     SnapshotRef pinSnapshot();
     void unpin(PinnedSnapshot* pin);
+    void retireSnapshot(std::shared_ptr<const config::Snapshot> s);
     observe::RequestIdGenerator& ids() { return ids_; }
     router::RegexScratch& regexScratch() { return regex_; }
     HttpDate& date() { return date_; }
@@ -93,7 +94,7 @@ class Worker {
 
     WorkerStats& stats() { return stats_; }
 
-  private:
+private:
     class Acceptor;
     void acceptAll();
     void finishDrain();

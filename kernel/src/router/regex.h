@@ -12,7 +12,7 @@ namespace gatehouse::router {
 /// Per-thread scratch for regex matching: match data, a JIT stack and a match context with
 /// limits. Patterns are shared by all workers; scratch never is.
 class RegexScratch {
-  public:
+public:
     RegexScratch();
     ~RegexScratch();
     RegexScratch(const RegexScratch&) = delete;
@@ -21,7 +21,7 @@ class RegexScratch {
     pcre2_match_data* data() { return data_; }
     pcre2_match_context* context() { return context_; }
 
-  private:
+private:
     pcre2_match_data* data_;
     pcre2_match_context* context_;
     pcre2_jit_stack* jitStack_;
@@ -30,7 +30,7 @@ class RegexScratch {
 /// A compiled, JIT-ed PCRE2 pattern. Matching a hostile 8 KiB path cannot overflow a stack or
 /// run unbounded: the JIT stack and match limit make a pathological match fail (no match).
 class Regex {
-  public:
+public:
     static std::unique_ptr<Regex> compile(std::string_view pattern, std::string* error);
     ~Regex();
     Regex(const Regex&) = delete;
@@ -41,7 +41,7 @@ class Regex {
     uint32_t captureCount() const { return captures_; }
     const std::string& pattern() const { return pattern_; }
 
-  private:
+private:
     Regex() = default;
     pcre2_code* code_ = nullptr;
     uint32_t captures_ = 0;

@@ -66,7 +66,7 @@ struct RouteMatch {
 /// request path, so the cost grows with the path's length, not with the number of routes.
 /// Prefixes match whole segments: "/api" matches "/api" and "/api/x", never "/apix".
 class RouteTable {
-  public:
+public:
     /// `destinations[i]` is stored as routes[i].destination; the specs must outlive the
     /// table. Throws std::invalid_argument naming the field when a route cannot compile
     /// (validation normally catches that first).
@@ -83,7 +83,7 @@ class RouteTable {
 
     size_t size() const { return routes_.size(); }
 
-  private:
+private:
     struct PathEntry {
         uint32_t route;
         PathKind kind;

@@ -18,34 +18,95 @@ Gateway::Gateway(std::string iniPath, std::map<std::string, std::string> overrid
 
 Gateway::~Gateway() = default;
 
-bool Gateway::loadAndPublish(const config::Settings& settings, const char* reason) {
+std::shared_ptr<const config::RuntimeSettings> Gateway::runtime() const {
+    std::lock_guard lock(runtimeMutex_);
+    return settings_.runtime;
+}
+
+void Gateway::published(const std::shared_ptr<const config::Snapshot>& snap) {
+    snapshots_.publish(snap);
+    for (const auto& u : snap->upstreams)
+        for (const auto& t : u.targets)
+            if (!t->resolvedOk)
+                log_->emit(observe::Level::kWarn, "target_unresolved",
+                           {{"upstream", std::string_view(u.spec->meta.name)},
+                            {"target", std::string_view(t->address)},
+                            {"reason", std::string_view(t->resolveError)}});
+    log_->emit(observe::Level::kInfo, "config_applied",
+               {{"version", snap->version},
+                {"routes", static_cast<uint64_t>(snap->doc->routes.size())},
+                {"upstreams", static_cast<uint64_t>(snap->doc->upstreams.size())}});
+}
+
+admin::GatewayStatus Gateway::status() const {
+    admin::GatewayStatus st;
+    st.uptimeMs = static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                            std::chrono::steady_clock::now() - startedAt_)
+                                            .count());
+    st.workers = static_cast<unsigned>(workers_.size());
+    for (const auto& w : workers_) {
+        st.openConnections += w->stats().connectionsOpen.load(std::memory_order_relaxed);
+        st.acceptedConnections += w->stats().connectionsAccepted.load(std::memory_order_relaxed);
+        st.requests += w->stats().requests.load(std::memory_order_relaxed);
+    }
+    st.ready = ready_.load();
+    st.draining = draining_.load();
+    return st;
+}
+
+bool Gateway::startAdmin() {
+    if (settings_.adminListen == "off") return true;
+    token_ = std::make_unique<admin::AdminToken>(*store_);
+    if (const std::string fresh = token_->ensure(); !fresh.empty()) {
+        // Shown once, never logged: the store keeps only its hash.
+        log_->flush();
+        std::fprintf(stderr,
+                     "gatehouse: admin API token (shown once; `gatehouse admin-token` makes a new "
+                     "one): %s\n",
+                     fresh.c_str());
+    }
+    admin::AdminSettings as;
+    as.listen = settings_.adminListen;
+    as.maxBodyBytes = settings_.adminMaxBodyBytes;
+    adminApi_ = std::make_unique<admin::AdminApi>(*config_, *token_, *this, as.maxBodyBytes);
+    adminServer_ = std::make_unique<admin::AdminServer>(as, *adminApi_);
     try {
-        const uint64_t version = store_->version();
-        auto snap = config::buildSnapshot(store_->load(), version, settings.runtime, targets_,
-                                          settings.effectiveWorkers());
-        const size_t routes = snap->routes->size();
-        const size_t upstreams = snap->upstreams.size();
-        for (const auto& u : snap->upstreams)
-            for (const auto& t : u.targets)
-                if (!t->resolvedOk)
-                    log_->emit(observe::Level::kWarn, "target_unresolved",
-                               {{"upstream", std::string_view(u.spec->meta.name)},
-                                {"target", std::string_view(t->address)},
-                                {"reason", std::string_view(t->resolveError)}});
-        snapshots_.publish(std::move(snap));
-        log_->emit(observe::Level::kInfo, "config_applied",
-                   {{"version", version},
-                    {"reason", std::string_view(reason)},
-                    {"routes", static_cast<uint64_t>(routes)},
-                    {"upstreams", static_cast<uint64_t>(upstreams)}});
+        adminServer_->start();
+    } catch (const Poco::Exception& e) {
+        const std::string reason = "cannot listen on " + as.listen + " (admin): " + e.displayText();
+        log_->emit(observe::Level::kError, "startup_failed",
+                   {{"reason", std::string_view(reason)}});
+        return false;
+    } catch (const std::exception& e) {
+        const std::string reason = "cannot listen on " + as.listen + " (admin): " + e.what();
+        log_->emit(observe::Level::kError, "startup_failed",
+                   {{"reason", std::string_view(reason)}});
+        return false;
+    }
+    if (adminServer_->exposed()) {
+        log_->emit(
+            observe::Level::kWarn, "admin_exposed",
+            {{"admin", std::string_view(adminServer_->address())},
+             {"reason",
+              std::string_view("the admin API is reachable beyond loopback without TLS: anyone who "
+                               "obtains the token can reconfigure the gateway")}});
+    }
+    return true;
+}
+
+bool Gateway::loadAndPublish(const char* reason) {
+    try {
+        config_->reload();
         return true;
     } catch (const config::ValidationError& e) {
         const std::string detail = config::summarize(e.fields);
         log_->emit(observe::Level::kError, "config_rejected",
-                   {{"reason", std::string_view(e.what())}, {"fields", std::string_view(detail)}});
+                   {{"reason", std::string_view(e.what())},
+                    {"fields", std::string_view(detail)},
+                    {"on", std::string_view(reason)}});
     } catch (const std::exception& e) {
         log_->emit(observe::Level::kError, "config_rejected",
-                   {{"reason", std::string_view(e.what())}});
+                   {{"reason", std::string_view(e.what())}, {"on", std::string_view(reason)}});
     }
     return false;
 }
@@ -70,7 +131,15 @@ void Gateway::reload() {
     fresh.proxyListen = settings_.proxyListen;
     fresh.workers = settings_.workers;
     fresh.dbPath = settings_.dbPath;
-    if (loadAndPublish(fresh, "SIGHUP")) settings_ = fresh;
+    const config::Settings previous = settings_;
+    {
+        std::lock_guard lock(runtimeMutex_);
+        settings_ = fresh;
+    }
+    if (!loadAndPublish("SIGHUP")) {
+        std::lock_guard lock(runtimeMutex_);
+        settings_ = previous;  // the old snapshot keeps serving with the old settings
+    }
 }
 
 int Gateway::run() {
@@ -99,7 +168,10 @@ int Gateway::run() {
         log_->flush();
         return 1;
     }
-    if (!loadAndPublish(settings_, "start")) {
+    config_ = std::make_unique<config::ConfigService>(
+        *store_, targets_, settings_.effectiveWorkers(), [this] { return runtime(); },
+        [this](std::shared_ptr<const config::Snapshot> snap) { published(snap); });
+    if (!loadAndPublish("start")) {
         log_->flush();
         return 1;
     }
@@ -124,10 +196,17 @@ int Gateway::run() {
         log_->flush();
         return 1;
     }
+    if (!startAdmin()) {
+        log_->flush();
+        return 1;
+    }
     for (auto& w : workers_)
         w->start();
+    ready_ = true;
+    const std::string adminAddress = adminServer_ ? adminServer_->address() : "off";
     log_->emit(observe::Level::kInfo, "listening",
                {{"proxy", std::string_view(bound)},
+                {"admin", std::string_view(adminAddress)},
                 {"workers", static_cast<uint64_t>(n)},
                 {"pid", static_cast<int64_t>(::getpid())},
                 {"db", std::string_view(settings_.dbPath)}});
@@ -145,15 +224,15 @@ int Gateway::run() {
         }
     }
 
+    draining_ = true;  // /ready answers 503 from here on
     log_->emit(observe::Level::kInfo, "draining",
                {{"timeout_ms", static_cast<uint64_t>(settings_.drainTimeoutMs)}});
     for (auto& w : workers_)
         w->beginDrain(settings_.drainTimeoutMs);
     for (auto& w : workers_)
         w->join();
-    uint64_t requests = 0;
-    for (auto& w : workers_)
-        requests += w->stats().requests.load();
+    if (adminServer_) adminServer_->stop();
+    const uint64_t requests = status().requests;
     workers_.clear();
     log_->emit(observe::Level::kInfo, "stopped", {{"requests", requests}});
     log_->flush();

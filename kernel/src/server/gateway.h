@@ -1,10 +1,15 @@
 #pragma once
 
+#include <atomic>
+#include <chrono>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
+#include "admin/admin_server.h"
+#include "config/service.h"
 #include "config/settings.h"
 #include "config/snapshot.h"
 #include "config/store.h"
@@ -17,8 +22,8 @@ namespace gatehouse::server {
 /// The running gateway: owns the store, the snapshot holder, the workers and the control
 /// side, and turns signals into actions (SIGHUP reload, SIGUSR1 reopen logs, SIGTERM/SIGINT
 /// drain). run() is the whole life of `gatehouse run`.
-class Gateway {
-  public:
+class Gateway final : public admin::StatusSource {
+public:
     /// `overrides` are the command-line settings ("section.key" → value), re-applied on reload.
     Gateway(std::string iniPath, std::map<std::string, std::string> overrides);
     ~Gateway();
@@ -26,9 +31,13 @@ class Gateway {
     /// Starts everything, serves until SIGTERM/SIGINT, drains, and returns the exit code.
     int run();
 
-  private:
-    bool loadAndPublish(const config::Settings& settings, const char* reason);
+private:
+    admin::GatewayStatus status() const override;
+    bool startAdmin();
+    bool loadAndPublish(const char* reason);
     void reload();
+    std::shared_ptr<const config::RuntimeSettings> runtime() const;
+    void published(const std::shared_ptr<const config::Snapshot>& snap);
 
     std::string iniPath_;
     std::map<std::string, std::string> overrides_;
@@ -37,7 +46,15 @@ class Gateway {
     std::unique_ptr<config::Store> store_;
     upstream::TargetRegistry targets_;
     config::SnapshotHolder snapshots_;
+    std::unique_ptr<config::ConfigService> config_;
+    mutable std::mutex runtimeMutex_;  // settings_.runtime is read by admin threads too
     std::vector<std::unique_ptr<proxy::Worker>> workers_;
+    std::unique_ptr<admin::AdminToken> token_;
+    std::unique_ptr<admin::AdminApi> adminApi_;
+    std::unique_ptr<admin::AdminServer> adminServer_;
+    std::chrono::steady_clock::time_point startedAt_ = std::chrono::steady_clock::now();
+    std::atomic<bool> ready_{false};
+    std::atomic<bool> draining_{false};
 };
 
 }  // namespace gatehouse::server

@@ -16,7 +16,7 @@ struct alignas(64) WorkerSlot {
 /// nginx's smooth weighted round-robin: spreads a 5:1:1 split as a,a,b,a,c,a,a rather than
 /// a,a,a,a,a,b,c. Per worker; each worker's sequence is smooth and their union keeps weights.
 class SmoothWeightedRoundRobin final : public Balancer {
-  public:
+public:
     SmoothWeightedRoundRobin(std::vector<std::shared_ptr<TargetState>> targets,
                              std::vector<uint32_t> weights, unsigned workers)
         : targets_(std::move(targets)),
@@ -41,7 +41,7 @@ class SmoothWeightedRoundRobin final : public Balancer {
         return best;
     }
 
-  private:
+private:
     std::vector<std::shared_ptr<TargetState>> targets_;
     std::vector<uint32_t> weights_;
     std::vector<WorkerSlot> slots_;
@@ -50,7 +50,7 @@ class SmoothWeightedRoundRobin final : public Balancer {
 /// Fewest in-flight requests relative to weight, counted across all workers; ties rotate so
 /// that idle targets share the first requests instead of all going to target 0.
 class LeastConnections final : public Balancer {
-  public:
+public:
     LeastConnections(std::vector<std::shared_ptr<TargetState>> targets,
                      std::vector<uint32_t> weights, unsigned workers)
         : targets_(std::move(targets)),
@@ -79,7 +79,7 @@ class LeastConnections final : public Balancer {
         return best;
     }
 
-  private:
+private:
     std::vector<std::shared_ptr<TargetState>> targets_;
     std::vector<uint32_t> weights_;
     std::vector<WorkerSlot> slots_;
@@ -88,7 +88,7 @@ class LeastConnections final : public Balancer {
 /// A hash ring with points per target in proportion to weight (~160 per target on average):
 /// adding or removing one target moves only about 1/n of the keys.
 class ConsistentHash final : public Balancer {
-  public:
+public:
     ConsistentHash(const config::UpstreamSpec& spec,
                    std::vector<std::shared_ptr<TargetState>> targets, std::vector<uint32_t> weights)
         : hashOn_(spec.hashOn),
@@ -126,7 +126,7 @@ class ConsistentHash final : public Balancer {
         return -1;
     }
 
-  private:
+private:
     struct Point {
         uint64_t hash;
         uint32_t target;

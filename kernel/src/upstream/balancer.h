@@ -19,7 +19,7 @@ struct BalanceInput {
 /// Picks a target for a request. One instance per upstream per snapshot; per-worker state
 /// lives in slots indexed by worker number, so picking takes no lock.
 class Balancer {
-  public:
+public:
     virtual ~Balancer() = default;
     /// Index into the upstream's targets, or -1 when none is available.
     virtual int pick(const BalanceInput& in, unsigned worker) = 0;

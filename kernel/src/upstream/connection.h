@@ -29,7 +29,7 @@ const char* describe(UpstreamFailure f);
 /// The request currently using a connection. Callbacks run on the worker thread; the owner
 /// may release or close the connection from inside any of them.
 class ConnectionOwner {
-  public:
+public:
     /// Pending request bytes fell under the low watermark: more body may be queued.
     virtual void onUpstreamDrained(UpstreamConnection& c) = 0;
     virtual http::ParserSink::HeadAction onUpstreamHead(UpstreamConnection& c,
@@ -46,7 +46,7 @@ class ConnectionOwner {
     /// False while the client cannot take more response bytes (backpressure).
     virtual bool upstreamMayRead() = 0;
 
-  protected:
+protected:
     ~ConnectionOwner() = default;
 };
 
@@ -60,7 +60,7 @@ struct UpstreamTimeouts {
 /// parsed with llhttp and handed to the owner. Registered edge-triggered once; lives in the
 /// worker's pool between requests.
 class UpstreamConnection final : public net::IoHandler, private http::ParserSink {
-  public:
+public:
     static constexpr size_t kHighWatermark = 256 * 1024;
     static constexpr size_t kLowWatermark = 64 * 1024;
 
@@ -100,7 +100,7 @@ class UpstreamConnection final : public net::IoHandler, private http::ParserSink
 
     void onIo(uint32_t events) override;
 
-  private:
+private:
     HeadAction onHeadComplete() override;
     void onBody(const char* data, size_t len) override;
     void onChunkHeader(uint64_t size) override;

@@ -18,7 +18,7 @@ struct PoolLimits {
 /// A worker's idle keep-alive connections, per target, most recently used first. Worker
 /// thread only. An idle connection that the upstream closes or that idles out is dropped.
 class ConnectionPool {
-  public:
+public:
     explicit ConnectionPool(net::EventLoop& loop) : loop_(loop) {}
     ConnectionPool(const ConnectionPool&) = delete;
     ConnectionPool& operator=(const ConnectionPool&) = delete;
@@ -37,7 +37,7 @@ class ConnectionPool {
 
     size_t idleCount() const;
 
-  private:
+private:
     net::EventLoop& loop_;
     std::unordered_map<uint64_t, std::vector<std::unique_ptr<UpstreamConnection>>> idle_;
 };

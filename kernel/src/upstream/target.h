@@ -26,11 +26,11 @@ struct TargetState {
 /// Owns target identities across snapshots and resolves their names. Control thread only:
 /// resolution may block on DNS, which a worker must never do.
 class TargetRegistry {
-  public:
+public:
     /// The shared state for `address` of upstream `upstreamName`, resolved now.
     std::shared_ptr<TargetState> get(const std::string& upstreamName, const std::string& address);
 
-  private:
+private:
     std::mutex mutex_;
     uint64_t nextId_ = 1;
     std::unordered_map<std::string, std::weak_ptr<TargetState>> targets_;

@@ -15,7 +15,7 @@ namespace {
 
 /// A private directory under /tmp, removed with everything in it.
 class TempDir {
-  public:
+public:
     TempDir() {
         char tmpl[] = "/tmp/gh-settings-test-XXXXXX";
         const char* p = ::mkdtemp(tmpl);
@@ -36,7 +36,7 @@ class TempDir {
         return file;
     }
 
-  private:
+private:
     std::string path_;
 };
 

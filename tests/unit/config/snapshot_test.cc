@@ -53,7 +53,39 @@ TEST(BuildSnapshot, DisabledRoutesAreLeftOutAndDestinationsStayAligned) {
     const auto* a = route(*snap, "/a");
     ASSERT_NE(a, nullptr);
     EXPECT_EQ(snap->upstreams[a->destination].spec->meta.name, "one");
-    EXPECT_EQ(a->spec, &snap->doc.routes[0]) << "the table points into the snapshot's own doc";
+    EXPECT_EQ(a->spec, &snap->doc->routes[0]) << "the table points into the snapshot's own doc";
+}
+
+TEST(BuildSnapshot, SharesTheDocumentItIsGiven) {
+    upstream::TargetRegistry registry;
+    auto doc = std::make_shared<const ConfigDocument>(sample());
+    auto snap = buildSnapshot(doc, 3, std::make_shared<RuntimeSettings>(), registry, 1);
+    ASSERT_TRUE(snap);
+    EXPECT_EQ(snap->doc.get(), doc.get())
+        << "no copy: the config service and the snapshot share it";
+    ASSERT_EQ(snap->upstreams.size(), 2u);
+    EXPECT_EQ(snap->upstreams[0].spec, &doc->upstreams[0]);
+    const auto* c = route(*snap, "/c");
+    ASSERT_NE(c, nullptr);
+    EXPECT_EQ(c->spec, &doc->routes[2]);
+}
+
+TEST(BuildSnapshot, ByValueOverloadOwnsItsCopy) {
+    upstream::TargetRegistry registry;
+    ConfigDocument doc = sample();
+    auto snap = buildSnapshot(doc, 4, std::make_shared<RuntimeSettings>(), registry, 1);
+    doc.routes.clear();  // the caller's copy is not the snapshot's
+    ASSERT_TRUE(snap->doc);
+    EXPECT_EQ(snap->doc->routes.size(), 3u);
+    EXPECT_NE(route(*snap, "/a"), nullptr);
+}
+
+TEST(BuildSnapshot, RegexThatDoesNotCompileIsAValidationError) {
+    upstream::TargetRegistry registry;
+    ConfigDocument doc = sample();
+    doc.routes[2].paths = {"~^/c/(unclosed"};  // codec would reject it; the compiler must too
+    EXPECT_THROW(buildSnapshot(doc, 1, std::make_shared<RuntimeSettings>(), registry, 1),
+                 ValidationError);
 }
 
 TEST(BuildSnapshot, EffectiveTimeoutsFollowRouteThenUpstreamThenDefaults) {

@@ -34,7 +34,7 @@ struct Message {
 };
 
 class RecordingSink final : public ParserSink {
-  public:
+public:
     HttpParser* parser = nullptr;
     const char* base = nullptr;  // the current message start, set before every execute()
     HeadAction headAction = HeadAction::kContinue;
@@ -84,7 +84,7 @@ class RecordingSink final : public ParserSink {
 
 /// A parser plus its sink, fed from one contiguous wire buffer.
 class Harness {
-  public:
+public:
     explicit Harness(HttpParser::Type type = HttpParser::Type::kRequest, HttpLimits limits = {})
         : parser_(type, limits, &sink) {
         sink.parser = &parser_;
@@ -129,7 +129,7 @@ class Harness {
     std::vector<size_t> pauseOffsets;
     size_t errorOffset = 0;
 
-  private:
+private:
     HttpParser parser_;
     std::string wire_;
 };

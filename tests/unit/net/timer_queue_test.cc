@@ -12,7 +12,7 @@ namespace {
 
 /// Timers that record the order they fire in.
 class TimerQueueTest : public ::testing::Test {
-  protected:
+protected:
     std::unique_ptr<Timer> makeTimer(const std::string& name) {
         return std::make_unique<Timer>([this, name] { fired.push_back(name); });
     }

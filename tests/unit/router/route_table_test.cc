@@ -23,7 +23,7 @@ struct Req {
 
 /// Route specs with stable addresses, the table compiled from them and a scratch.
 class Routes {
-  public:
+public:
     config::RouteSpec& add(const std::string& name, std::vector<std::string> paths) {
         specs_.emplace_back();
         config::RouteSpec& r = specs_.back();
@@ -79,7 +79,7 @@ class Routes {
         return *table_;
     }
 
-  private:
+private:
     std::deque<config::RouteSpec> specs_;
     std::shared_ptr<const RouteTable> table_;
     RegexScratch scratch_;

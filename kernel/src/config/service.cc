@@ -1,0 +1,354 @@
+#include "config/service.h"
+
+#include <Poco/JSON/Parser.h>
+#include <Poco/UUID.h>
+
+#include <algorithm>
+#include <ctime>
+#include <map>
+
+#include "config/diff.h"
+#include "http/ascii.h"
+
+namespace gatehouse::config {
+namespace {
+
+/// Ids are stored in the canonical (lower-case) UUID form; a key may come in any case.
+std::string canonicalKey(const std::string& idOrName) {
+    return looksLikeUuid(idOrName) ? http::toLower(idOrName) : idOrName;
+}
+
+template <typename Spec>
+auto findIn(std::vector<Spec>& list, const std::string& idOrName) {
+    const bool byId = looksLikeUuid(idOrName);
+    const std::string key = canonicalKey(idOrName);
+    return std::find_if(list.begin(), list.end(),
+                        [&](const Spec& s) { return byId ? s.meta.id == key : s.meta.name == key; });
+}
+
+template <typename Spec>
+std::optional<Spec> lookup(const std::vector<Spec>& list, const std::string& idOrName) {
+    auto& mutableList = const_cast<std::vector<Spec>&>(list);
+    auto it = findIn(mutableList, idOrName);
+    if (it == mutableList.end()) return std::nullopt;
+    return *it;
+}
+
+/// 409 when another entity of the same kind already has `spec`'s name or id.
+template <typename Spec>
+void checkUnique(const std::vector<Spec>& list, const Spec& spec, const char* kind) {
+    for (const auto& s : list) {
+        if (s.meta.id == spec.meta.id) continue;
+        if (s.meta.name == spec.meta.name)
+            throw Conflict(std::string(kind) + " name '" + spec.meta.name +
+                               "' is already used by " + s.meta.id,
+                           {{"name", "is already used"}});
+    }
+}
+
+template <typename Spec>
+Spec parseStored(const std::string& json, EntityKind kind) {
+    Poco::JSON::Parser p;
+    const auto o = p.parse(json).extract<Poco::JSON::Object::Ptr>();
+    FieldErrors errors;
+    if constexpr (std::is_same_v<Spec, UpstreamSpec>) {
+        (void)kind;
+        return upstreamFromJson(o, "", errors);
+    } else {
+        return routeFromJson(o, "", errors);
+    }
+}
+
+std::string quoted(const std::string& s) {
+    return "'" + s + "'";
+}
+
+/// Routes name their upstream (by name, never by id).
+void checkUpstreamExists(const ConfigDocument& doc, const std::string& name) {
+    for (const auto& u : doc.upstreams)
+        if (u.meta.name == name) return;
+    throw ValidationError("invalid route", {{"upstream", "no upstream named " + quoted(name)}});
+}
+
+}  // namespace
+
+bool looksLikeUuid(const std::string& s) {
+    Poco::UUID u;
+    return s.size() == 36 && u.tryParse(s);
+}
+
+ConfigService::ConfigService(Store& store, upstream::TargetRegistry& targets, unsigned workers,
+                             SettingsSource settings, Publisher publish)
+    : store_(store),
+      targets_(targets),
+      workers_(workers),
+      settings_(std::move(settings)),
+      publish_(std::move(publish)) {
+    // An empty configuration until reload(): reads never see null.
+    current_ = compile(std::make_shared<const ConfigDocument>(), 0);
+}
+
+std::shared_ptr<const Snapshot> ConfigService::compile(std::shared_ptr<const ConfigDocument> doc,
+                                                       uint64_t version) {
+    return buildSnapshot(std::move(doc), version, settings_(), targets_, workers_);
+}
+
+std::shared_ptr<const Snapshot> ConfigService::current() const {
+    std::lock_guard lock(currentMutex_);
+    return current_;
+}
+
+std::shared_ptr<const Snapshot> ConfigService::reload() {
+    std::lock_guard write(writeMutex_);
+    const uint64_t version = store_.version();
+    auto snap = compile(std::make_shared<const ConfigDocument>(store_.load()), version);
+    {
+        std::lock_guard lock(currentMutex_);
+        current_ = snap;
+    }
+    if (publish_) publish_(snap);
+    return snap;
+}
+
+std::optional<UpstreamSpec> ConfigService::upstream(const std::string& idOrName) const {
+    return lookup(current()->doc->upstreams, idOrName);
+}
+
+std::optional<RouteSpec> ConfigService::route(const std::string& idOrName) const {
+    return lookup(current()->doc->routes, idOrName);
+}
+
+std::vector<std::string> ConfigService::routesUsing(const std::string& upstreamName) const {
+    std::vector<std::string> names;
+    for (const auto& r : current()->doc->routes)
+        if (r.upstream == upstreamName) names.push_back(r.meta.name);
+    return names;
+}
+
+WriteResult ConfigService::write(ConfigDocument candidate, const std::string& actor,
+                                 const std::string& action, const std::string& what, bool dryRun) {
+    // Caller holds writeMutex_.
+    const auto base = current();
+    // Upstreams are kept in name order, as the store loads them, so the served document, its
+    // export and documentAt() agree.
+    std::sort(candidate.upstreams.begin(), candidate.upstreams.end(),
+              [](const auto& a, const auto& b) { return a.meta.name < b.meta.name; });
+    FieldErrors errors;
+    validateDocument(candidate, errors);
+    if (!errors.empty()) throw ValidationError("invalid configuration", std::move(errors));
+
+    WriteResult result;
+    result.dryRun = dryRun;
+    result.changes = computeChanges(*base->doc, candidate, std::time(nullptr));
+    result.version = base->version;
+    if (result.changes.empty()) return result;  // nothing to do: no new version
+
+    auto doc = std::make_shared<const ConfigDocument>(std::move(candidate));
+    auto snap = compile(doc, base->version + 1);  // throws ValidationError: nothing written
+    if (dryRun) return result;
+
+    const std::string summary = what.empty() ? action + " " + countSummary(result.changes) : what;
+    try {
+        result.version = store_.commit(base->version, result.changes, actor, action, summary);
+    } catch (const StaleVersion&) {
+        // Someone else (the CLI) wrote the store: take their state and let the caller retry.
+        std::shared_ptr<const Snapshot> fresh;
+        try {
+            const uint64_t v = store_.version();
+            fresh = compile(std::make_shared<const ConfigDocument>(store_.load()), v);
+        } catch (...) {
+        }
+        if (fresh) {
+            {
+                std::lock_guard lock(currentMutex_);
+                current_ = fresh;
+            }
+            if (publish_) publish_(fresh);
+        }
+        throw Conflict("the configuration was changed by another writer; retry against version " +
+                       std::to_string(fresh ? fresh->version : base->version));
+    }
+    {
+        std::lock_guard lock(currentMutex_);
+        current_ = snap;
+    }
+    if (publish_) publish_(snap);
+    return result;
+}
+
+WriteResult ConfigService::createUpstream(UpstreamSpec spec, const std::string& actor) {
+    std::lock_guard lock(writeMutex_);
+    ConfigDocument doc = *current()->doc;
+    if (!spec.meta.generatedId && findIn(doc.upstreams, spec.meta.id) != doc.upstreams.end())
+        throw Conflict("an upstream with id " + spec.meta.id + " exists",
+                       {{"id", "is already used"}});
+    checkUnique(doc.upstreams, spec, "upstream");
+    const std::string name = spec.meta.name;
+    doc.upstreams.push_back(std::move(spec));
+    return write(std::move(doc), actor, "create", "create upstream " + quoted(name), false);
+}
+
+WriteResult ConfigService::putUpstream(const std::string& idOrName, UpstreamSpec spec,
+                                       const std::string& actor) {
+    std::lock_guard lock(writeMutex_);
+    ConfigDocument doc = *current()->doc;
+    auto it = findIn(doc.upstreams, idOrName);
+    if (it == doc.upstreams.end()) {
+        if (looksLikeUuid(idOrName)) spec.meta.id = canonicalKey(idOrName);
+        checkUnique(doc.upstreams, spec, "upstream");
+        const std::string name = spec.meta.name;
+        doc.upstreams.push_back(std::move(spec));
+        return write(std::move(doc), actor, "create", "create upstream " + quoted(name), false);
+    }
+    spec.meta.id = it->meta.id;
+    spec.meta.createdAt = it->meta.createdAt;
+    checkUnique(doc.upstreams, spec, "upstream");
+    if (spec.meta.name != it->meta.name) {
+        const auto users = routesUsing(it->meta.name);
+        if (!users.empty()) {
+            std::string list;
+            for (const auto& r : users)
+                list += (list.empty() ? "" : ", ") + r;
+            throw Conflict("upstream " + quoted(it->meta.name) +
+                               " cannot be renamed: routes use it (" + list + ")",
+                           {{"name", "is referenced by routes: " + list}});
+        }
+    }
+    const std::string name = spec.meta.name;
+    *it = std::move(spec);
+    return write(std::move(doc), actor, "update", "update upstream " + quoted(name), false);
+}
+
+WriteResult ConfigService::deleteUpstream(const std::string& idOrName, const std::string& actor) {
+    std::lock_guard lock(writeMutex_);
+    ConfigDocument doc = *current()->doc;
+    auto it = findIn(doc.upstreams, idOrName);
+    if (it == doc.upstreams.end()) throw NotFound("no upstream " + quoted(idOrName));
+    const auto users = routesUsing(it->meta.name);
+    if (!users.empty()) {
+        std::string list;
+        for (const auto& r : users)
+            list += (list.empty() ? "" : ", ") + r;
+        throw Conflict("upstream " + quoted(it->meta.name) + " is used by routes: " + list);
+    }
+    const std::string name = it->meta.name;
+    doc.upstreams.erase(it);
+    return write(std::move(doc), actor, "delete", "delete upstream " + quoted(name), false);
+}
+
+WriteResult ConfigService::createRoute(RouteSpec spec, const std::string& actor) {
+    std::lock_guard lock(writeMutex_);
+    ConfigDocument doc = *current()->doc;
+    if (!spec.meta.generatedId && findIn(doc.routes, spec.meta.id) != doc.routes.end())
+        throw Conflict("a route with id " + spec.meta.id + " exists", {{"id", "is already used"}});
+    checkUnique(doc.routes, spec, "route");
+    checkUpstreamExists(doc, spec.upstream);
+    int64_t last = -1;
+    for (const auto& r : doc.routes)
+        last = std::max(last, r.position);
+    spec.position = last + 1;
+    const std::string name = spec.meta.name;
+    doc.routes.push_back(std::move(spec));
+    return write(std::move(doc), actor, "create", "create route " + quoted(name), false);
+}
+
+WriteResult ConfigService::putRoute(const std::string& idOrName, RouteSpec spec,
+                                    const std::string& actor) {
+    std::lock_guard lock(writeMutex_);
+    ConfigDocument doc = *current()->doc;
+    checkUpstreamExists(doc, spec.upstream);
+    auto it = findIn(doc.routes, idOrName);
+    if (it == doc.routes.end()) {
+        if (looksLikeUuid(idOrName)) spec.meta.id = canonicalKey(idOrName);
+        checkUnique(doc.routes, spec, "route");
+        int64_t last = -1;
+        for (const auto& r : doc.routes)
+            last = std::max(last, r.position);
+        spec.position = last + 1;
+        const std::string name = spec.meta.name;
+        doc.routes.push_back(std::move(spec));
+        return write(std::move(doc), actor, "create", "create route " + quoted(name), false);
+    }
+    spec.meta.id = it->meta.id;
+    spec.meta.createdAt = it->meta.createdAt;
+    spec.position = it->position;
+    checkUnique(doc.routes, spec, "route");
+    const std::string name = spec.meta.name;
+    *it = std::move(spec);
+    return write(std::move(doc), actor, "update", "update route " + quoted(name), false);
+}
+
+WriteResult ConfigService::deleteRoute(const std::string& idOrName, const std::string& actor) {
+    std::lock_guard lock(writeMutex_);
+    ConfigDocument doc = *current()->doc;
+    auto it = findIn(doc.routes, idOrName);
+    if (it == doc.routes.end()) throw NotFound("no route " + quoted(idOrName));
+    const std::string name = it->meta.name;
+    doc.routes.erase(it);
+    return write(std::move(doc), actor, "delete", "delete route " + quoted(name), false);
+}
+
+WriteResult ConfigService::replaceAll(ConfigDocument doc, const std::string& actor,
+                                      const std::string& action, bool dryRun) {
+    std::lock_guard lock(writeMutex_);
+    const auto base = current();
+    adoptStoredIdentities(*base->doc, doc);
+    assignRoutePositions(*base->doc, doc);
+    return write(std::move(doc), actor, action, "", dryRun);
+}
+
+ConfigDocument ConfigService::documentAtLocked(uint64_t version) {
+    const auto base = current();
+    if (version > base->version) throw NotFound("no version " + std::to_string(version));
+    // Walk back from the current document, undoing each later version's changes.
+    std::map<std::string, UpstreamSpec> upstreams;
+    std::map<std::string, RouteSpec> routes;
+    for (const auto& u : base->doc->upstreams)
+        upstreams[u.meta.id] = u;
+    for (const auto& r : base->doc->routes)
+        routes[r.meta.id] = r;
+    for (uint64_t v = base->version; v > version; --v) {
+        auto changes = store_.changesOf(v);
+        for (auto c = changes.rbegin(); c != changes.rend(); ++c) {
+            if (c->kind == EntityKind::kUpstream) {
+                if (c->before)
+                    upstreams[c->id] = parseStored<UpstreamSpec>(*c->before, c->kind);
+                else
+                    upstreams.erase(c->id);
+            } else {
+                if (c->before) {
+                    RouteSpec r = parseStored<RouteSpec>(*c->before, c->kind);
+                    r.position = c->beforePosition.value_or(0);
+                    routes[c->id] = std::move(r);
+                } else {
+                    routes.erase(c->id);
+                }
+            }
+        }
+    }
+    ConfigDocument doc;
+    for (auto& [id, u] : upstreams)
+        doc.upstreams.push_back(std::move(u));
+    std::sort(doc.upstreams.begin(), doc.upstreams.end(),
+              [](const auto& a, const auto& b) { return a.meta.name < b.meta.name; });
+    for (auto& [id, r] : routes)
+        doc.routes.push_back(std::move(r));
+    std::sort(doc.routes.begin(), doc.routes.end(), [](const auto& a, const auto& b) {
+        return a.position != b.position ? a.position < b.position : a.meta.name < b.meta.name;
+    });
+    return doc;
+}
+
+ConfigDocument ConfigService::documentAt(uint64_t version) {
+    std::lock_guard lock(writeMutex_);
+    return documentAtLocked(version);
+}
+
+WriteResult ConfigService::rollback(uint64_t version, const std::string& actor, bool dryRun) {
+    std::lock_guard lock(writeMutex_);
+    ConfigDocument doc = documentAtLocked(version);
+    return write(std::move(doc), actor, "rollback",
+                 "rollback to version " + std::to_string(version), dryRun);
+}
+
+}  // namespace gatehouse::config
