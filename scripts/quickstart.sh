@@ -42,6 +42,8 @@ cat <<MSG
 
   gatehouse is starting on http://127.0.0.1:$port (store: $db)
   try:   curl -i http://127.0.0.1:$port/demo/hello
+  admin: http://127.0.0.1:8001 (the token is printed below at the first start;
+         \`build/gatehouse admin-token --db $db\` makes a new one)
   stop:  Ctrl-C
 
 MSG
