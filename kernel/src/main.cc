@@ -16,6 +16,11 @@
 #include "config/settings.h"
 #include "config/snapshot.h"
 #include "config/store.h"
+#include "observe/event_log.h"
+#include "observe/metrics.h"
+#include "plugins/host_api.h"
+#include "plugins/instance.h"
+#include "plugins/registry.h"
 #include "server/gateway.h"
 #include "upstream/target.h"
 
@@ -37,6 +42,7 @@ commands:
   config export [FILE]         write the stored configuration as JSON (stdout without FILE)
   config import FILE           replace the stored configuration with FILE (--dry-run: check only)
   admin-token                  make a new admin API token, print it (the old one stops working)
+  plugins                      list the plugin directory: what loads, and why the rest does not
   version                      print the version
 
 options:
@@ -46,6 +52,7 @@ options:
       --db PATH                SQLite database (overrides [store] path)
       --listen ADDR            proxy listener host:port (overrides [proxy] listen)
       --workers N              worker threads, 0 = one per core (overrides [proxy] workers)
+      --plugin-dir DIR         plugin directory (overrides [plugins] dir)
       --dry-run                with config import: validate and show the changes, write nothing
   -h, --help                   this text
 )";
@@ -62,6 +69,7 @@ std::map<std::string, std::string> overrides(const cxxopts::ParseResult& args) {
     if (args.count("db")) o["store.path"] = args["db"].as<std::string>();
     if (args.count("listen")) o["proxy.listen"] = args["listen"].as<std::string>();
     if (args.count("workers")) o["proxy.workers"] = args["workers"].as<std::string>();
+    if (args.count("plugin-dir")) o["plugins.dir"] = args["plugin-dir"].as<std::string>();
     return o;
 }
 
@@ -72,17 +80,57 @@ void printValidation(const config::ValidationError& e) {
 }
 
 /// The CLI writes through the same ConfigService as the admin API; it has no workers to
-/// publish to (a running gatehouse applies the new version on SIGHUP).
+/// publish to (a running gatehouse applies the new version on SIGHUP). Plugins are loaded so
+/// that their configurations are checked against their schemas, exactly as the gateway will.
 struct OfflineConfig {
     explicit OfflineConfig(const config::Settings& settings)
         : store(settings.dbPath),
-          service(store, targets, 1, [runtime = settings.runtime] { return runtime; }, {}) {
+          events("stderr", observe::Level::kWarn),
+          services{&events, &state, &metrics},
+          registry(plugins::hostApi()),
+          runtime{&registry, &instances, &services},
+          service(
+              store, targets, 1, [rt = settings.runtime] { return rt; }, {}, &runtime) {
+        if (!settings.pluginDir.empty()) registry.scan(settings.pluginDir);
         service.reload();
     }
     config::Store store;
     upstream::TargetRegistry targets;
+    observe::EventLog events;
+    plugins::SharedState state;
+    observe::MetricRegistry metrics;
+    plugins::PluginServices services;
+    plugins::PluginRegistry registry;
+    plugins::InstanceCache instances;
+    plugins::PluginRuntime runtime;
     config::ConfigService service;
 };
+
+/// `gatehouse plugins`: what the plugin directory holds, what loaded and why the rest did not.
+int cmdPlugins(const config::Settings& settings) {
+    if (settings.pluginDir.empty()) {
+        std::printf("no plugin directory configured ([plugins] dir)\n");
+        return 0;
+    }
+    plugins::PluginRegistry registry(plugins::hostApi());
+    const auto reports = registry.scan(settings.pluginDir);
+    std::printf("plugin directory %s (host plugin ABI %d.%d)\n", settings.pluginDir.c_str(),
+                GH_ABI_MAJOR, GH_ABI_MINOR);
+    int refused = 0;
+    for (const auto& r : reports) {
+        if (r.loaded) {
+            const auto p = registry.find(r.plugin);
+            std::printf("  loaded   %-20s %-10s %s\n", p->name.c_str(), p->version.c_str(),
+                        r.file.c_str());
+        } else {
+            ++refused;
+            std::printf("  refused  %-20s %s: %s\n", r.plugin.empty() ? "-" : r.plugin.c_str(),
+                        r.file.c_str(), r.reason.c_str());
+        }
+    }
+    if (reports.empty()) std::printf("  (no *.so files)\n");
+    return refused ? 3 : 0;
+}
 
 int cmdValidate(const config::Settings& settings) {
     try {
@@ -159,9 +207,10 @@ int main(int argc, char** argv) {
     options.add_options()("c,config", "INI file", cxxopts::value<std::string>())(
         "db", "database", cxxopts::value<std::string>())("listen", "proxy address",
                                                          cxxopts::value<std::string>())(
-        "workers", "workers", cxxopts::value<std::string>())("dry-run", "validate only")(
-        "h,help", "help")("args", "command and arguments",
-                          cxxopts::value<std::vector<std::string>>());
+        "workers", "workers", cxxopts::value<std::string>())("plugin-dir", "plugin directory",
+                                                             cxxopts::value<std::string>())(
+        "dry-run", "validate only")("h,help", "help")("args", "command and arguments",
+                                                      cxxopts::value<std::vector<std::string>>());
     options.parse_positional({"args"});
 
     cxxopts::ParseResult args;
@@ -188,6 +237,7 @@ int main(int argc, char** argv) {
     try {
         const config::Settings settings = config::loadSettings(ini, overrides(args));
         if (cmd == "validate") return cmdValidate(settings);
+        if (cmd == "plugins") return cmdPlugins(settings);
         if (cmd == "admin-token") {
             config::Store store(settings.dbPath);
             std::printf("%s\n", admin::AdminToken(store).rotate().c_str());

@@ -53,7 +53,7 @@ TEST(Balancing, WeightedRoundRobinFollowsWeights) {
 
 TEST(Balancing, SmoothWithinOneConnection) {
     Upstream a("a"), b("b");
-    Gateway gw(upstreamJson("", {{&a, 100}, {&b, 100}}), {1, "", true});
+    Gateway gw(upstreamJson("", {{&a, 100}, {&b, 100}}), {1, "", true, ""});
     auto seen = distribution(gw.port(), 100, false);
     EXPECT_EQ(seen["a"], 50);
     EXPECT_EQ(seen["b"], 50);

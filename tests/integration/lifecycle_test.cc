@@ -141,7 +141,7 @@ TEST(Lifecycle, StalePooledConnectionIsRetriedOnceForIdempotentRequests) {
     // This upstream serves one request per connection, keeps the connection open, and then
     // closes it without answering the next one: a keep-alive connection that died while idle.
     Upstream up("once", "one-per-connection");
-    Gateway gw(simpleConfig(up.address()), {1, "", true});
+    Gateway gw(simpleConfig(up.address()), {1, "", true, ""});
     Connection c(gw.port());
     for (int i = 0; i < 5; ++i) {
         c.send(makeRequest("GET", "/r" + std::to_string(i)));

@@ -221,6 +221,7 @@ void Gateway::rewriteIni(const std::string& extraIni) {
                       "\n[admin]\nlisten = 127.0.0.1:" + std::to_string(adminPort_) +
                       "\n[store]\npath = " + dbPath() +
                       "\n[server]\ndrain_timeout_ms = 10000\nlog_level = debug\n";
+    if (!options_.pluginDir.empty()) ini += "[plugins]\ndir = " + options_.pluginDir + "\n";
     ini += extraIni;
     writeFile(iniPath(), ini);
 }

@@ -97,6 +97,7 @@ public:
         std::string
             extraIni;  // appended to the generated INI (e.g. "[limits]\nheader_timeout_ms = 500\n")
         bool start = true;
+        std::string pluginDir;  // [plugins] dir ("" = none)
     };
 
     /// Imports `configJson` with `gatehouse config import`, then starts `gatehouse run`.

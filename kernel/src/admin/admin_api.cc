@@ -197,6 +197,19 @@ bool hasTags(const Spec& s, const std::vector<std::string>& tags) {
     return true;
 }
 
+/// Extra list filters: plugins can be listed by plugin name and by route.
+template <typename Spec>
+bool matchesFilters(const Spec& s, const Call& call) {
+    if constexpr (std::is_same_v<Spec, config::PluginSpec>) {
+        if (auto n = param(call.query, "name"); n && s.meta.name != *n) return false;
+        if (auto r = param(call.query, "route"); r && s.route != *r) return false;
+    } else {
+        (void)s;
+        (void)call;
+    }
+    return true;
+}
+
 /// GET list with ?tags=a,b (all required), ?offset, ?size.
 template <typename Spec>
 ApiResponse listEntities(const Call& call, const std::vector<Spec>& all, const char* base) {
@@ -208,7 +221,7 @@ ApiResponse listEntities(const Call& call, const std::vector<Spec>& all, const c
     Array::Ptr data = new Array;
     uint64_t matched = 0;
     for (const auto& s : all) {
-        if (!hasTags(s, tags)) continue;
+        if (!hasTags(s, tags) || !matchesFilters(s, call)) continue;
         if (matched >= offset && matched < offset + size) data->add(config::toJson(s));
         ++matched;
     }
@@ -283,6 +296,69 @@ struct RouteKind {
     }
 };
 
+struct PluginKind {
+    using Spec = config::PluginSpec;
+    static constexpr const char* kPath = "/plugins";
+    static constexpr const char* kName = "plugin";
+    static const std::vector<Spec>& all(const config::Snapshot& s) { return s.doc->plugins; }
+    static Spec parse(const Object::Ptr& o, config::FieldErrors& e) {
+        return config::pluginFromJson(o, "", e);
+    }
+    static std::optional<Spec> find(config::ConfigService& c, const std::string& k) {
+        return c.plugin(k);
+    }
+    static config::WriteResult create(config::ConfigService& c, Spec s, const std::string& a) {
+        return c.createPlugin(std::move(s), a);
+    }
+    static config::WriteResult put(config::ConfigService& c, const std::string& k, Spec s,
+                                   const std::string& a) {
+        return c.putPlugin(k, std::move(s), a);
+    }
+    static config::WriteResult remove(config::ConfigService& c, const std::string& k,
+                                      const std::string& a) {
+        return c.deletePlugin(k, a);
+    }
+};
+
+/// GET /plugins/available: what the loader accepted, with each plugin's schema, and what it
+/// refused and why.
+ApiResponse availablePlugins(const plugins::PluginRegistry* registry) {
+    Array::Ptr data = new Array;
+    Array::Ptr refused = new Array;
+    if (registry) {
+        for (const auto& p : registry->all()) {
+            Object::Ptr o = new Object(Poco::JSON_PRESERVE_KEY_ORDER);
+            o->set("name", p->name);
+            o->set("version", p->version);
+            o->set("description", p->description);
+            o->set("file", p->file);
+            o->set("priority", p->defaultPriority);
+            Array::Ptr phases = new Array;
+            if (p->phases & GH_PHASE_REQUEST) phases->add("request");
+            if (p->phases & GH_PHASE_REQUEST_BODY) phases->add("request_body");
+            if (p->phases & GH_PHASE_RESPONSE) phases->add("response");
+            if (p->phases & GH_PHASE_RESPONSE_BODY) phases->add("response_body");
+            if (p->phases & GH_PHASE_LOG) phases->add("log");
+            o->set("phases", phases);
+            Poco::JSON::Parser parser;
+            o->set("schema", parser.parse(p->schemaText));
+            data->add(o);
+        }
+        for (const auto& r : registry->reports()) {
+            if (r.loaded) continue;
+            Object::Ptr o = new Object(Poco::JSON_PRESERVE_KEY_ORDER);
+            o->set("file", r.file);
+            o->set("plugin", r.plugin);
+            o->set("reason", r.reason);
+            refused->add(o);
+        }
+    }
+    Object::Ptr o = new Object(Poco::JSON_PRESERVE_KEY_ORDER);
+    o->set("data", data);
+    o->set("refused", refused);
+    return json(200, o);
+}
+
 template <typename Kind>
 typename Kind::Spec parseEntity(const Object::Ptr& o) {
     config::FieldErrors errors;
@@ -336,7 +412,8 @@ ApiResponse handleEntities(const Call& call, config::ConfigService& config) {
         const bool byId = config::looksLikeUuid(key);
         if (body->has("id") && !body->get("id").isEmpty()) {
             const std::string id = http::toLower(body->get("id").toString());
-            const std::string expected = existing ? existing->meta.id : (byId ? http::toLower(key) : id);
+            const std::string expected =
+                existing ? existing->meta.id : (byId ? http::toLower(key) : id);
             if (id != expected)
                 throw ApiError{400, "the id cannot change", {{"id", "must be " + expected}}, {}};
         }
@@ -446,10 +523,23 @@ ApiResponse handleConfig(const Call& call, config::ConfigService& config) {
 }  // namespace
 
 AdminApi::AdminApi(config::ConfigService& config, AdminToken& token, const StatusSource& status,
-                   size_t maxBodyBytes)
-    : config_(config), token_(token), status_(status), maxBodyBytes_(maxBodyBytes) {}
+                   size_t maxBodyBytes, const plugins::PluginRegistry* plugins,
+                   const observe::MetricRegistry* metrics)
+    : config_(config),
+      token_(token),
+      status_(status),
+      maxBodyBytes_(maxBodyBytes),
+      plugins_(plugins),
+      metrics_(metrics) {}
 
-ApiResponse AdminApi::handle(const ApiRequest& req) const {
+ApiResponse AdminApi::handle(const ApiRequest& request) const {
+    // HEAD is GET without a body (the HTTP server drops the body): same handling.
+    ApiRequest headAsGet;
+    if (request.method == "HEAD") {
+        headAsGet = request;
+        headAsGet.method = "GET";
+    }
+    const ApiRequest& req = request.method == "HEAD" ? headAsGet : request;
     ApiResponse response;
     try {
         Call call{req, split(req.path), parseQuery(req.query), "admin@" + req.peer};
@@ -461,7 +551,7 @@ ApiResponse AdminApi::handle(const ApiRequest& req) const {
                     401,
                     "tokens are not accepted in the query string; send Authorization: Bearer",
                     {},
-                    {}};
+                    {{"WWW-Authenticate", "Bearer realm=\"gatehouse-admin\""}}};
         }
         std::string_view auth = http::trimOws(req.authorization);
         const bool bearer = auth.size() > 7 && http::iequals(auth.substr(0, 7), "bearer ");
@@ -483,6 +573,20 @@ ApiResponse AdminApi::handle(const ApiRequest& req) const {
             response = handleEntities<UpstreamKind>(call, config_);
         } else if (first == "routes") {
             response = handleEntities<RouteKind>(call, config_);
+        } else if (first == "plugins" && s.size() == 2 && s[1] == "available") {
+            if (req.method != "GET") throw methodNotAllowed("GET");
+            response = availablePlugins(plugins_);
+        } else if (first == "plugins") {
+            response = handleEntities<PluginKind>(call, config_);
+        } else if (first == "metrics" && s.size() == 1) {
+            if (req.method != "GET") throw methodNotAllowed("GET");
+            std::string text =
+                "# HELP gatehouse_config_version The configuration version in force.\n"
+                "# TYPE gatehouse_config_version gauge\n"
+                "gatehouse_config_version " +
+                std::to_string(config_.version()) + "\n";
+            if (metrics_) text += metrics_->render();
+            response = {200, std::move(text), {{"Content-Type", "text/plain; version=0.0.4"}}};
         } else if (first == "config") {
             response = handleConfig(call, config_);
         } else if (first == "status" && s.size() == 1) {

@@ -7,6 +7,8 @@
 
 #include "admin/admin_token.h"
 #include "config/service.h"
+#include "observe/metrics.h"
+#include "plugins/registry.h"
 
 namespace gatehouse::admin {
 
@@ -48,8 +50,10 @@ struct ApiResponse {
 /// server that carries it. Thread-safe (the config service serializes writes).
 class AdminApi {
 public:
+    /// `plugins` and `metrics` may be null (no plugin directory; no metrics).
     AdminApi(config::ConfigService& config, AdminToken& token, const StatusSource& status,
-             size_t maxBodyBytes);
+             size_t maxBodyBytes, const plugins::PluginRegistry* plugins = nullptr,
+             const observe::MetricRegistry* metrics = nullptr);
 
     ApiResponse handle(const ApiRequest& request) const;
     size_t maxBodyBytes() const { return maxBodyBytes_; }
@@ -59,6 +63,8 @@ private:
     AdminToken& token_;
     const StatusSource& status_;
     size_t maxBodyBytes_;
+    const plugins::PluginRegistry* plugins_;
+    const observe::MetricRegistry* metrics_;
 };
 
 /// The OpenAPI 3.1 document of this API (admin/openapi.cc).

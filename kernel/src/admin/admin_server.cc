@@ -35,7 +35,7 @@ public:
         req.authorization = request.get("Authorization", "");
         req.contentType = request.get("Content-Type", "");
         req.peer = request.clientAddress().host().toString();
-        readBody(request, req);
+        readBody(request, response, req);
 
         const ApiResponse res = api_.handle(req);
         response.setStatusAndReason(static_cast<Poco::Net::HTTPResponse::HTTPStatus>(res.status));
@@ -46,18 +46,23 @@ public:
             response.send();
             return;
         }
-        response.setContentType("application/json");
+        if (!response.has("Content-Type")) response.setContentType("application/json");
         response.setContentLength(static_cast<std::streamsize>(res.body.size()));
         response.send().write(res.body.data(), static_cast<std::streamsize>(res.body.size()));
     }
 
 private:
-    void readBody(Poco::Net::HTTPServerRequest& request, ApiRequest& req) {
+    /// Reads the request body within the limit. A body over the limit is not read, so the
+    /// connection must close: its bytes would otherwise be parsed as the next request.
+    void readBody(Poco::Net::HTTPServerRequest& request, Poco::Net::HTTPServerResponse& response,
+                  ApiRequest& req) {
         const size_t limit = api_.maxBodyBytes();
+        if (!request.hasContentLength() && !request.getChunkedTransferEncoding())
+            return;  // no body (RFC 9112 6.3); POCO would read a POST's "body" until close
         if (request.hasContentLength() &&
             request.getContentLength64() > static_cast<int64_t>(limit)) {
             req.bodyTooLarge = true;
-            request.setKeepAlive(false);  // the unread body makes the connection unusable
+            response.setKeepAlive(false);
             return;
         }
         std::istream& in = request.stream();
@@ -67,7 +72,7 @@ private:
             if (req.body.size() > limit) {
                 req.bodyTooLarge = true;
                 req.body.clear();
-                request.setKeepAlive(false);
+                response.setKeepAlive(false);
                 return;
             }
         }

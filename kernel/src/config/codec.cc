@@ -395,6 +395,34 @@ RouteSpec routeFromJson(const Object::Ptr& o, const std::string& path, FieldErro
     return rt;
 }
 
+PluginSpec pluginFromJson(const Object::Ptr& o, const std::string& path, FieldErrors& errors) {
+    PluginSpec p;
+    Reader r(o, path, errors,
+             {"id", "name", "tags", "created_at", "updated_at", "route", "consumer", "config",
+              "enabled", "priority"});
+    readMeta(r, p.meta);
+    if (!p.meta.name.empty() && !isValidPluginName(p.meta.name))
+        r.error("name", "is not a plugin name ([a-z0-9-]+)");
+    if (auto route = r.str("route")) {
+        if (route->empty()) r.error("route", "must be a route name (omit it for a global plugin)");
+        p.route = *route;
+    }
+    if (auto consumer = r.str("consumer")) {
+        if (consumer->empty())
+            r.error("consumer", "must be a consumer id or username (omit it for everyone)");
+        p.consumer = *consumer;
+    }
+    if (Object::Ptr config = r.object("config")) {
+        std::ostringstream out;
+        config->stringify(out);
+        p.config = out.str();
+    }
+    if (auto e = r.boolean("enabled")) p.enabled = *e;
+    if (auto pr = r.integer("priority", -1'000'000, 1'000'000))
+        p.priority = static_cast<int32_t>(*pr);
+    return p;
+}
+
 void validateDocument(const ConfigDocument& doc, FieldErrors& errors) {
     std::set<std::string> upstreamNames, ids;
     for (size_t i = 0; i < doc.upstreams.size(); ++i) {
@@ -414,6 +442,17 @@ void validateDocument(const ConfigDocument& doc, FieldErrors& errors) {
         if (!r.upstream.empty() && !upstreamNames.count(r.upstream))
             errors.emplace(at + ".upstream", "no upstream named '" + r.upstream + "'");
     }
+    std::set<std::string> scopes;
+    for (size_t i = 0; i < doc.plugins.size(); ++i) {
+        const auto& p = doc.plugins[i];
+        const std::string at = "plugins[" + std::to_string(i) + "]";
+        if (!ids.insert(p.meta.id).second) errors.emplace(at + ".id", "is already used");
+        if (!p.route.empty() && !routeNames.count(p.route))
+            errors.emplace(at + ".route", "no route named '" + p.route + "'");
+        if (!scopes.insert(p.meta.name + '\n' + p.route + '\n' + p.consumer).second)
+            errors.emplace(at + ".name", "plugin '" + p.meta.name +
+                                             "' is already configured for this route and consumer");
+    }
 }
 
 ConfigDocument documentFromJson(const std::string& text) {
@@ -428,7 +467,7 @@ ConfigDocument documentFromJson(const std::string& text) {
     if (!isObject(parsed)) throw ValidationError("configuration must be a JSON object", {});
     const auto root = parsed.extract<Object::Ptr>();
     ConfigDocument doc;
-    Reader r(root, "", errors, {"upstreams", "routes", "format_version"});
+    Reader r(root, "", errors, {"upstreams", "routes", "plugins", "format_version"});
     if (Array::Ptr ups = r.array("upstreams")) {
         for (size_t i = 0; i < ups->size(); ++i) {
             const std::string at = "upstreams[" + std::to_string(i) + "]";
@@ -449,6 +488,17 @@ ConfigDocument documentFromJson(const std::string& text) {
                 continue;
             }
             doc.routes.push_back(routeFromJson(v.extract<Object::Ptr>(), at, errors));
+        }
+    }
+    if (Array::Ptr plugins = r.array("plugins")) {
+        for (size_t i = 0; i < plugins->size(); ++i) {
+            const std::string at = "plugins[" + std::to_string(i) + "]";
+            const auto v = plugins->get(static_cast<unsigned>(i));
+            if (!isObject(v)) {
+                errors.emplace(at, "must be an object");
+                continue;
+            }
+            doc.plugins.push_back(pluginFromJson(v.extract<Object::Ptr>(), at, errors));
         }
     }
     validateDocument(doc, errors);
@@ -507,6 +557,18 @@ Object::Ptr toJson(const RouteSpec& r) {
     return o;
 }
 
+Object::Ptr toJson(const PluginSpec& p) {
+    Object::Ptr o = new Object(Poco::JSON_PRESERVE_KEY_ORDER);
+    metaJson(o, p.meta);
+    o->set("route", p.route.empty() ? Poco::Dynamic::Var() : Poco::Dynamic::Var(p.route));
+    o->set("consumer", p.consumer.empty() ? Poco::Dynamic::Var() : Poco::Dynamic::Var(p.consumer));
+    Poco::JSON::Parser parser;
+    o->set("config", parser.parse(p.config));
+    o->set("enabled", p.enabled);
+    if (p.priority) o->set("priority", *p.priority);
+    return o;
+}
+
 Object::Ptr toJson(const ConfigDocument& d) {
     Object::Ptr o = new Object(Poco::JSON_PRESERVE_KEY_ORDER);
     o->set("format_version", 1);
@@ -516,8 +578,12 @@ Object::Ptr toJson(const ConfigDocument& d) {
     Array::Ptr routes = new Array;
     for (const auto& r : d.routes)
         routes->add(toJson(r));
+    Array::Ptr plugins = new Array;
+    for (const auto& p : d.plugins)
+        plugins->add(toJson(p));
     o->set("upstreams", ups);
     o->set("routes", routes);
+    o->set("plugins", plugins);
     return o;
 }
 

@@ -38,6 +38,12 @@ void validateDocument(const ConfigDocument& doc, FieldErrors& errors);
 
 Poco::JSON::Object::Ptr toJson(const UpstreamSpec& u);
 Poco::JSON::Object::Ptr toJson(const RouteSpec& r);
+Poco::JSON::Object::Ptr toJson(const PluginSpec& p);
+
+/// The plugin's own config is only checked to be an object here; its JSON Schema is applied
+/// when the snapshot is built (the plugin must be loaded for that).
+PluginSpec pluginFromJson(const Poco::JSON::Object::Ptr& o, const std::string& path,
+                          FieldErrors& errors);
 Poco::JSON::Object::Ptr toJson(const ConfigDocument& d);
 /// Pretty-printed JSON of a document (export).
 std::string toJsonText(const ConfigDocument& d);

@@ -15,6 +15,19 @@ std::string json(const Spec& s) {
     return out.str();
 }
 
+/// How a change names its entity: plugins are named by plugin and scope (the plugin name
+/// alone is not unique).
+template <typename Spec>
+std::string displayName(const Spec& s) {
+    if constexpr (std::is_same_v<Spec, PluginSpec>) {
+        std::string n = s.meta.name + (s.route.empty() ? " (global)" : " on route " + s.route);
+        if (!s.consumer.empty()) n += " for consumer " + s.consumer;
+        return n;
+    } else {
+        return s.meta.name;
+    }
+}
+
 template <typename Spec>
 void diffList(EntityKind kind, const std::vector<Spec>& before, std::vector<Spec>& after,
               int64_t now, std::vector<StoredChange>& out) {
@@ -38,7 +51,7 @@ void diffList(EntityKind kind, const std::vector<Spec>& before, std::vector<Spec
         StoredChange c;
         c.kind = kind;
         c.id = s.meta.id;
-        c.name = s.meta.name;
+        c.name = displayName(s);
         if (prev) c.before = json(*prev);
         c.after = json(s);
         if constexpr (std::is_same_v<Spec, RouteSpec>) {
@@ -53,7 +66,7 @@ void diffList(EntityKind kind, const std::vector<Spec>& before, std::vector<Spec
         StoredChange c;
         c.kind = kind;
         c.id = s.meta.id;
-        c.name = s.meta.name;
+        c.name = displayName(s);
         c.before = json(s);
         if constexpr (std::is_same_v<Spec, RouteSpec>) c.beforePosition = s.position;
         out.push_back(std::move(c));
@@ -64,9 +77,9 @@ template <typename Spec>
 void adopt(const std::vector<Spec>& stored, std::vector<Spec>& incoming) {
     std::map<std::string, const Spec*> byName;
     for (const auto& s : stored)
-        byName[s.meta.name] = &s;
+        byName[displayName(s)] = &s;
     for (auto& s : incoming) {
-        auto it = byName.find(s.meta.name);
+        auto it = byName.find(displayName(s));
         if (it == byName.end() || !s.meta.generatedId) continue;
         s.meta.id = it->second->meta.id;
         if (!s.meta.createdAt) s.meta.createdAt = it->second->meta.createdAt;
@@ -88,6 +101,7 @@ std::vector<StoredChange> computeChanges(const ConfigDocument& before, ConfigDoc
     std::vector<StoredChange> out;
     diffList(EntityKind::kUpstream, before.upstreams, after.upstreams, now, out);
     diffList(EntityKind::kRoute, before.routes, after.routes, now, out);
+    diffList(EntityKind::kPlugin, before.plugins, after.plugins, now, out);
     return out;
 }
 
@@ -95,6 +109,7 @@ std::string describe(const StoredChange& c) {
     const std::string what = std::string(entityName(c.kind)) + " " + c.name;
     if (!c.before) return "+ " + what;
     if (!c.after) return "- " + what;
+    if (c.kind == EntityKind::kPlugin) return "~ " + what;  // c.name is a display name
     const std::string old = nameIn(c.before);
     if (!old.empty() && old != c.name) return "~ " + what + " (renamed from " + old + ")";
     return "~ " + what;
@@ -117,6 +132,7 @@ std::string countSummary(const std::vector<StoredChange>& changes) {
 void adoptStoredIdentities(const ConfigDocument& stored, ConfigDocument& incoming) {
     adopt(stored.upstreams, incoming.upstreams);
     adopt(stored.routes, incoming.routes);
+    adopt(stored.plugins, incoming.plugins);
 }
 
 void assignRoutePositions(const ConfigDocument& stored, ConfigDocument& incoming) {

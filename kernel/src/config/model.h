@@ -84,15 +84,46 @@ struct RouteSpec {
     bool operator==(const RouteSpec&) const = default;
 };
 
+/// A plugin instance: which plugin (meta.name is the plugin's name, not unique), where it
+/// applies (no route = every route; a consumer = only that consumer's requests), and its
+/// configuration, validated against the plugin's JSON Schema when the snapshot is built.
+struct PluginSpec {
+    EntityMeta meta;
+    std::string route;          // route name; empty = global
+    std::string consumer;       // consumer id or username; empty = everyone
+    std::string config = "{}";  // JSON object, canonical (as stringified)
+    bool enabled = true;
+    std::optional<int32_t> priority;  // overrides the plugin's default priority
+
+    bool operator==(const PluginSpec&) const = default;
+};
+
 struct ConfigDocument {
     std::vector<UpstreamSpec> upstreams;
     std::vector<RouteSpec> routes;  // in table order
+    std::vector<PluginSpec> plugins;
 };
 
-enum class EntityKind { kUpstream, kRoute };
+/// Plugin names: [a-z0-9-]+, at most 64 characters.
+inline bool isValidPluginName(const std::string& name) {
+    if (name.empty() || name.size() > 64) return false;
+    for (char c : name)
+        if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-')) return false;
+    return true;
+}
+
+enum class EntityKind { kUpstream, kRoute, kPlugin };
 
 inline const char* entityName(EntityKind k) {
-    return k == EntityKind::kUpstream ? "upstream" : "route";
+    switch (k) {
+        case EntityKind::kUpstream:
+            return "upstream";
+        case EntityKind::kRoute:
+            return "route";
+        case EntityKind::kPlugin:
+            return "plugin";
+    }
+    return "entity";
 }
 
 }  // namespace gatehouse::config

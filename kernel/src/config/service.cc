@@ -22,8 +22,9 @@ template <typename Spec>
 auto findIn(std::vector<Spec>& list, const std::string& idOrName) {
     const bool byId = looksLikeUuid(idOrName);
     const std::string key = canonicalKey(idOrName);
-    return std::find_if(list.begin(), list.end(),
-                        [&](const Spec& s) { return byId ? s.meta.id == key : s.meta.name == key; });
+    return std::find_if(list.begin(), list.end(), [&](const Spec& s) {
+        return byId ? s.meta.id == key : s.meta.name == key;
+    });
 }
 
 template <typename Spec>
@@ -47,16 +48,36 @@ void checkUnique(const std::vector<Spec>& list, const Spec& spec, const char* ki
 }
 
 template <typename Spec>
-Spec parseStored(const std::string& json, EntityKind kind) {
+Spec parseStored(const std::string& json) {
     Poco::JSON::Parser p;
     const auto o = p.parse(json).extract<Poco::JSON::Object::Ptr>();
     FieldErrors errors;
-    if constexpr (std::is_same_v<Spec, UpstreamSpec>) {
-        (void)kind;
+    if constexpr (std::is_same_v<Spec, UpstreamSpec>)
         return upstreamFromJson(o, "", errors);
-    } else {
+    else if constexpr (std::is_same_v<Spec, RouteSpec>)
         return routeFromJson(o, "", errors);
+    else
+        return pluginFromJson(o, "", errors);
+}
+
+/// Undoes one recorded change on an id → entity map.
+template <typename Spec>
+void undo(std::map<std::string, Spec>& entities, const StoredChange& c) {
+    if (!c.before) {
+        entities.erase(c.id);
+        return;
     }
+    Spec s = parseStored<Spec>(*c.before);
+    if constexpr (std::is_same_v<Spec, RouteSpec>) s.position = c.beforePosition.value_or(0);
+    entities[c.id] = std::move(s);
+}
+
+/// The store's plugin order: name, route, consumer, id.
+void sortPlugins(ConfigDocument& doc) {
+    std::sort(doc.plugins.begin(), doc.plugins.end(), [](const auto& a, const auto& b) {
+        return std::tie(a.meta.name, a.route, a.consumer, a.meta.id) <
+               std::tie(b.meta.name, b.route, b.consumer, b.meta.id);
+    });
 }
 
 std::string quoted(const std::string& s) {
@@ -78,10 +99,12 @@ bool looksLikeUuid(const std::string& s) {
 }
 
 ConfigService::ConfigService(Store& store, upstream::TargetRegistry& targets, unsigned workers,
-                             SettingsSource settings, Publisher publish)
+                             SettingsSource settings, Publisher publish,
+                             const plugins::PluginRuntime* plugins)
     : store_(store),
       targets_(targets),
       workers_(workers),
+      plugins_(plugins),
       settings_(std::move(settings)),
       publish_(std::move(publish)) {
     // An empty configuration until reload(): reads never see null.
@@ -90,7 +113,7 @@ ConfigService::ConfigService(Store& store, upstream::TargetRegistry& targets, un
 
 std::shared_ptr<const Snapshot> ConfigService::compile(std::shared_ptr<const ConfigDocument> doc,
                                                        uint64_t version) {
-    return buildSnapshot(std::move(doc), version, settings_(), targets_, workers_);
+    return buildSnapshot(std::move(doc), version, settings_(), targets_, workers_, plugins_);
 }
 
 std::shared_ptr<const Snapshot> ConfigService::current() const {
@@ -129,10 +152,11 @@ WriteResult ConfigService::write(ConfigDocument candidate, const std::string& ac
                                  const std::string& action, const std::string& what, bool dryRun) {
     // Caller holds writeMutex_.
     const auto base = current();
-    // Upstreams are kept in name order, as the store loads them, so the served document, its
-    // export and documentAt() agree.
+    // Upstreams and plugins are kept in the order the store loads them, so the served
+    // document, its export and documentAt() agree.
     std::sort(candidate.upstreams.begin(), candidate.upstreams.end(),
               [](const auto& a, const auto& b) { return a.meta.name < b.meta.name; });
+    sortPlugins(candidate);
     FieldErrors errors;
     validateDocument(candidate, errors);
     if (!errors.empty()) throw ValidationError("invalid configuration", std::move(errors));
@@ -274,6 +298,8 @@ WriteResult ConfigService::putRoute(const std::string& idOrName, RouteSpec spec,
     spec.position = it->position;
     checkUnique(doc.routes, spec, "route");
     const std::string name = spec.meta.name;
+    for (auto& p : doc.plugins)
+        if (p.route == it->meta.name) p.route = name;  // a rename keeps the route's plugins
     *it = std::move(spec);
     return write(std::move(doc), actor, "update", "update route " + quoted(name), false);
 }
@@ -285,7 +311,80 @@ WriteResult ConfigService::deleteRoute(const std::string& idOrName, const std::s
     if (it == doc.routes.end()) throw NotFound("no route " + quoted(idOrName));
     const std::string name = it->meta.name;
     doc.routes.erase(it);
+    std::erase_if(doc.plugins, [&](const PluginSpec& p) { return p.route == name; });
     return write(std::move(doc), actor, "delete", "delete route " + quoted(name), false);
+}
+
+std::optional<PluginSpec> ConfigService::plugin(const std::string& id) const {
+    if (!looksLikeUuid(id)) return std::nullopt;
+    return lookup(current()->doc->plugins, id);
+}
+
+/// Checks one plugin spec with errors relative to the entity ("config.header"), before the
+/// whole document is compiled (whose errors would say "plugins[3].config.header").
+void ConfigService::checkPlugin(const ConfigDocument& doc, const PluginSpec& spec) const {
+    FieldErrors errors;
+    if (!spec.route.empty() &&
+        std::none_of(doc.routes.begin(), doc.routes.end(),
+                     [&](const auto& r) { return r.meta.name == spec.route; }))
+        errors.emplace("route", "no route named " + quoted(spec.route));
+    auto loaded =
+        plugins_ && plugins_->registry ? plugins_->registry->find(spec.meta.name) : nullptr;
+    if (!loaded) {
+        errors.emplace("name", "no plugin named " + quoted(spec.meta.name) + " is loaded");
+    } else {
+        auto schemaErrors = loaded->schema->validate(spec.config, "config");
+        errors.insert(schemaErrors.begin(), schemaErrors.end());
+    }
+    if (!errors.empty()) throw ValidationError("invalid plugin", std::move(errors));
+    for (const auto& p : doc.plugins) {
+        if (p.meta.id != spec.meta.id && p.meta.name == spec.meta.name && p.route == spec.route &&
+            p.consumer == spec.consumer)
+            throw Conflict("plugin " + quoted(spec.meta.name) +
+                               " is already configured for this scope (" + p.meta.id + ")",
+                           {{"name", "is already configured for this route and consumer"}});
+    }
+}
+
+WriteResult ConfigService::createPlugin(PluginSpec spec, const std::string& actor) {
+    std::lock_guard lock(writeMutex_);
+    ConfigDocument doc = *current()->doc;
+    if (!spec.meta.generatedId && findIn(doc.plugins, spec.meta.id) != doc.plugins.end())
+        throw Conflict("a plugin with id " + spec.meta.id + " exists", {{"id", "is already used"}});
+    checkPlugin(doc, spec);
+    const std::string name = spec.meta.name;
+    doc.plugins.push_back(std::move(spec));
+    return write(std::move(doc), actor, "create", "create plugin " + quoted(name), false);
+}
+
+WriteResult ConfigService::putPlugin(const std::string& id, PluginSpec spec,
+                                     const std::string& actor) {
+    std::lock_guard lock(writeMutex_);
+    if (!looksLikeUuid(id))
+        throw NotFound("plugins are addressed by id; " + quoted(id) + " is not a UUID");
+    ConfigDocument doc = *current()->doc;
+    auto it = findIn(doc.plugins, id);
+    spec.meta.id = canonicalKey(id);
+    if (it != doc.plugins.end()) spec.meta.createdAt = it->meta.createdAt;
+    checkPlugin(doc, spec);
+    const std::string name = spec.meta.name;
+    const bool exists = it != doc.plugins.end();
+    if (exists)
+        *it = std::move(spec);
+    else
+        doc.plugins.push_back(std::move(spec));
+    return write(std::move(doc), actor, exists ? "update" : "create",
+                 (exists ? "update plugin " : "create plugin ") + quoted(name), false);
+}
+
+WriteResult ConfigService::deletePlugin(const std::string& id, const std::string& actor) {
+    std::lock_guard lock(writeMutex_);
+    ConfigDocument doc = *current()->doc;
+    auto it = looksLikeUuid(id) ? findIn(doc.plugins, id) : doc.plugins.end();
+    if (it == doc.plugins.end()) throw NotFound("no plugin " + quoted(id));
+    const std::string name = it->meta.name;
+    doc.plugins.erase(it);
+    return write(std::move(doc), actor, "delete", "delete plugin " + quoted(name), false);
 }
 
 WriteResult ConfigService::replaceAll(ConfigDocument doc, const std::string& actor,
@@ -303,26 +402,26 @@ ConfigDocument ConfigService::documentAtLocked(uint64_t version) {
     // Walk back from the current document, undoing each later version's changes.
     std::map<std::string, UpstreamSpec> upstreams;
     std::map<std::string, RouteSpec> routes;
+    std::map<std::string, PluginSpec> plugins;
     for (const auto& u : base->doc->upstreams)
         upstreams[u.meta.id] = u;
     for (const auto& r : base->doc->routes)
         routes[r.meta.id] = r;
+    for (const auto& p : base->doc->plugins)
+        plugins[p.meta.id] = p;
     for (uint64_t v = base->version; v > version; --v) {
         auto changes = store_.changesOf(v);
         for (auto c = changes.rbegin(); c != changes.rend(); ++c) {
-            if (c->kind == EntityKind::kUpstream) {
-                if (c->before)
-                    upstreams[c->id] = parseStored<UpstreamSpec>(*c->before, c->kind);
-                else
-                    upstreams.erase(c->id);
-            } else {
-                if (c->before) {
-                    RouteSpec r = parseStored<RouteSpec>(*c->before, c->kind);
-                    r.position = c->beforePosition.value_or(0);
-                    routes[c->id] = std::move(r);
-                } else {
-                    routes.erase(c->id);
-                }
+            switch (c->kind) {
+                case EntityKind::kUpstream:
+                    undo(upstreams, *c);
+                    break;
+                case EntityKind::kRoute:
+                    undo(routes, *c);
+                    break;
+                case EntityKind::kPlugin:
+                    undo(plugins, *c);
+                    break;
             }
         }
     }
@@ -336,6 +435,9 @@ ConfigDocument ConfigService::documentAtLocked(uint64_t version) {
     std::sort(doc.routes.begin(), doc.routes.end(), [](const auto& a, const auto& b) {
         return a.position != b.position ? a.position < b.position : a.meta.name < b.meta.name;
     });
+    for (auto& [id, p] : plugins)
+        doc.plugins.push_back(std::move(p));
+    sortPlugins(doc);
     return doc;
 }
 

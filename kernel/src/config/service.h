@@ -46,8 +46,11 @@ public:
     using Publisher = std::function<void(std::shared_ptr<const Snapshot>)>;
 
     /// `publish` receives each new snapshot (empty for the CLI, which only writes the store).
+    /// `plugins` (nullable) turns plugin specs into instances; without it a configuration
+    /// with plugins does not compile.
     ConfigService(Store& store, upstream::TargetRegistry& targets, unsigned workers,
-                  SettingsSource settings, Publisher publish);
+                  SettingsSource settings, Publisher publish,
+                  const plugins::PluginRuntime* plugins = nullptr);
 
     /// Reads the store, compiles and publishes. Throws (ValidationError, StoreError) and
     /// leaves the current configuration in place when the stored one cannot compile.
@@ -59,6 +62,8 @@ public:
     /// Lookup by UUID or name.
     std::optional<UpstreamSpec> upstream(const std::string& idOrName) const;
     std::optional<RouteSpec> route(const std::string& idOrName) const;
+    /// Plugin instances are found by id only: their names (the plugin's) are not unique.
+    std::optional<PluginSpec> plugin(const std::string& id) const;
     /// Names of the routes that send traffic to `upstreamName`.
     std::vector<std::string> routesUsing(const std::string& upstreamName) const;
 
@@ -69,7 +74,12 @@ public:
     WriteResult deleteUpstream(const std::string& idOrName, const std::string& actor);
     WriteResult createRoute(RouteSpec spec, const std::string& actor);
     WriteResult putRoute(const std::string& idOrName, RouteSpec spec, const std::string& actor);
+    /// Deleting a route deletes the plugin instances scoped to it; renaming a route keeps
+    /// them attached.
     WriteResult deleteRoute(const std::string& idOrName, const std::string& actor);
+    WriteResult createPlugin(PluginSpec spec, const std::string& actor);
+    WriteResult putPlugin(const std::string& id, PluginSpec spec, const std::string& actor);
+    WriteResult deletePlugin(const std::string& id, const std::string& actor);
 
     /// Replaces everything (import, PUT /config). Entities without ids keep the ids of
     /// same-named stored ones.
@@ -83,6 +93,7 @@ public:
     Store& store() { return store_; }
 
 private:
+    void checkPlugin(const ConfigDocument& doc, const PluginSpec& spec) const;
     WriteResult write(ConfigDocument candidate, const std::string& actor, const std::string& action,
                       const std::string& what, bool dryRun);
     std::shared_ptr<const Snapshot> compile(std::shared_ptr<const ConfigDocument> doc,
@@ -92,6 +103,7 @@ private:
     Store& store_;
     upstream::TargetRegistry& targets_;
     unsigned workers_;
+    const plugins::PluginRuntime* plugins_;
     SettingsSource settings_;
     Publisher publish_;
 

@@ -126,6 +126,9 @@ Settings loadSettings(const std::string& iniPath,
          [&](auto& k, auto& v) {
              rt->upstreamResponseLimits.maxHeaderBytes = toNumber(k, v, 256, 1 << 20);
          }},
+        {"plugins.dir", [&](auto&, auto& v) { s.pluginDir = v; }},
+        {"plugins.pause_timeout_ms",
+         [&](auto& k, auto& v) { rt->pluginPauseMs = u32(toNumber(k, v, 1, kDay)); }},
         {"admin.listen",
          [&](auto& k, auto& v) {
              if (v.empty()) throw SettingsError(k + ": must be host:port or off");
@@ -200,6 +203,12 @@ max_response_header_bytes = 32768
 # "off" disables it.
 listen = 127.0.0.1:8001
 max_body_bytes = 16777216
+
+[plugins]
+# Every *.so here is loaded at start and on SIGHUP (`gatehouse plugins` lists what loaded).
+dir = /usr/lib/gatehouse/plugins
+# A plugin that pauses a request must resume it within this time, else the request gets 504.
+pause_timeout_ms = 30000
 
 [store]
 path = /var/lib/gatehouse/gatehouse.db

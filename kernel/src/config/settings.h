@@ -31,6 +31,8 @@ struct RuntimeSettings {
     upstream::PoolLimits pool;
     /// Peers whose X-Forwarded-* and X-Request-Id are kept (appended to) instead of replaced.
     std::vector<net::Cidr> trustedProxies;
+    /// How long a plugin may keep a request paused before it fails with 504.
+    uint32_t pluginPauseMs = 30000;
 };
 
 /// Everything the INI file (and command-line flags) hold. The rest lives in SQLite.
@@ -42,6 +44,7 @@ struct Settings {
     int backlog = 1024;
     uint32_t drainTimeoutMs = 30000;
     std::string adminListen = "127.0.0.1:8001";  // "off" disables the admin API
+    std::string pluginDir;                       // "" = no plugins
     uint64_t adminMaxBodyBytes = 16u << 20;
     std::string eventLog = "stderr";  // "stderr", "stdout" or a file path
     std::string logLevel = "info";

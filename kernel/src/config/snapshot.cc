@@ -7,10 +7,78 @@
 
 namespace gatehouse::config {
 
+namespace {
+
+/// Plugin instances for every enabled plugin spec, validated against each plugin's schema;
+/// then each route's chain: global instances, overridden by the route's own for the same
+/// plugin and consumer, highest priority first.
+void buildChains(Snapshot& snap, const plugins::PluginRuntime* runtime) {
+    const ConfigDocument& doc = *snap.doc;
+    FieldErrors errors;
+    struct Built {
+        const PluginSpec* spec;
+        std::shared_ptr<plugins::PluginInstance> instance;
+    };
+    std::vector<Built> built;
+    for (size_t i = 0; i < doc.plugins.size(); ++i) {
+        const PluginSpec& p = doc.plugins[i];
+        const std::string at = "plugins[" + std::to_string(i) + "]";
+        auto loaded = runtime && runtime->registry ? runtime->registry->find(p.meta.name) : nullptr;
+        if (!loaded) {
+            errors.emplace(at + ".name", "no plugin named '" + p.meta.name + "' is loaded");
+            continue;
+        }
+        auto schemaErrors = loaded->schema->validate(p.config, at + ".config");
+        if (!schemaErrors.empty()) {
+            errors.insert(schemaErrors.begin(), schemaErrors.end());
+            continue;
+        }
+        if (!p.enabled) continue;
+        std::string reason;
+        auto inst = runtime->instances->get(loaded, p.config, *runtime->services, &reason);
+        if (!inst) {
+            errors.emplace(at + ".config", reason);
+            continue;
+        }
+        built.push_back({&p, std::move(inst)});
+    }
+    if (!errors.empty()) throw ValidationError("invalid plugin configuration", std::move(errors));
+
+    for (const auto& r : doc.routes) {
+        if (!r.enabled) continue;
+        // (plugin, consumer) → entry: route-scoped instances replace global ones.
+        std::map<std::pair<std::string, std::string>, plugins::ChainEntry> chosen;
+        for (int pass = 0; pass < 2; ++pass) {
+            for (const auto& b : built) {
+                const bool global = b.spec->route.empty();
+                if ((pass == 0) != global || (!global && b.spec->route != r.meta.name)) continue;
+                const auto& plugin = b.instance->plugin();
+                chosen[{plugin.name, b.spec->consumer}] = plugins::ChainEntry{
+                    b.instance, b.spec->consumer, b.spec->priority.value_or(plugin.defaultPriority),
+                    plugin.phases};
+            }
+        }
+        plugins::PluginChain chain;
+        for (auto& [key, entry] : chosen) {
+            chain.phases |= entry.phases;
+            chain.entries.push_back(std::move(entry));
+        }
+        std::stable_sort(chain.entries.begin(), chain.entries.end(),
+                         [](const auto& a, const auto& b) {
+                             if (a.priority != b.priority) return a.priority > b.priority;
+                             return a.instance->plugin().name < b.instance->plugin().name;
+                         });
+        snap.routeChains.push_back(std::move(chain));
+    }
+}
+
+}  // namespace
+
 std::shared_ptr<const Snapshot> buildSnapshot(std::shared_ptr<const ConfigDocument> doc,
                                               uint64_t version,
                                               std::shared_ptr<const RuntimeSettings> settings,
-                                              upstream::TargetRegistry& targets, unsigned workers) {
+                                              upstream::TargetRegistry& targets, unsigned workers,
+                                              const plugins::PluginRuntime* plugins) {
     FieldErrors errors;
     validateDocument(*doc, errors);
     if (!errors.empty()) throw ValidationError("invalid configuration", std::move(errors));
@@ -56,6 +124,7 @@ std::shared_ptr<const Snapshot> buildSnapshot(std::shared_ptr<const ConfigDocume
         t.readMs = r.timeouts.readMs.value_or(ut.readMs.value_or(d.readMs));
         snap->routeTimeouts.push_back(t);
     }
+    buildChains(*snap, plugins);
     return snap;
 }
 
@@ -76,6 +145,14 @@ void SnapshotHolder::publish(std::shared_ptr<const Snapshot> s) {
 void SnapshotHolder::retire(std::shared_ptr<const Snapshot> s) {
     std::lock_guard lock(mutex_);
     graveyard_.push_back(std::move(s));
+}
+
+void SnapshotHolder::collect() {
+    std::vector<std::shared_ptr<const Snapshot>> dead;
+    {
+        std::lock_guard lock(mutex_);
+        dead.swap(graveyard_);
+    }
 }
 
 std::shared_ptr<const Snapshot> SnapshotHolder::current() const {

@@ -8,6 +8,7 @@
 
 #include "config/model.h"
 #include "config/settings.h"
+#include "plugins/instance.h"
 #include "router/route_table.h"
 #include "upstream/balancer.h"
 #include "upstream/connection.h"
@@ -32,6 +33,8 @@ struct Snapshot {
     std::shared_ptr<const router::RouteTable> routes;
     /// Effective timeouts per route (route, then upstream, then INI defaults), by route order.
     std::vector<upstream::UpstreamTimeouts> routeTimeouts;
+    /// Each route's plugin chain, by route order (the global plugins merged in).
+    std::vector<plugins::PluginChain> routeChains;
 };
 
 /// Compiles a validated document into a snapshot: routes into the route table, upstreams into
@@ -40,12 +43,14 @@ struct Snapshot {
 std::shared_ptr<const Snapshot> buildSnapshot(std::shared_ptr<const ConfigDocument> doc,
                                               uint64_t version,
                                               std::shared_ptr<const RuntimeSettings> settings,
-                                              upstream::TargetRegistry& targets, unsigned workers);
+                                              upstream::TargetRegistry& targets, unsigned workers,
+                                              const plugins::PluginRuntime* plugins = nullptr);
 inline std::shared_ptr<const Snapshot> buildSnapshot(
     ConfigDocument doc, uint64_t version, std::shared_ptr<const RuntimeSettings> settings,
-    upstream::TargetRegistry& targets, unsigned workers) {
+    upstream::TargetRegistry& targets, unsigned workers,
+    const plugins::PluginRuntime* plugins = nullptr) {
     return buildSnapshot(std::make_shared<const ConfigDocument>(std::move(doc)), version,
-                         std::move(settings), targets, workers);
+                         std::move(settings), targets, workers, plugins);
 }
 
 /// Where workers find the current snapshot. publish() is called by the control side; workers
@@ -61,6 +66,9 @@ public:
     /// it: freeing a large route table takes milliseconds, which belong on the control side.
     /// Retired snapshots are destroyed by the next publish() (or with the holder).
     void retire(std::shared_ptr<const Snapshot> s);
+    /// Destroys what workers retired (the control side calls this periodically, so that a
+    /// retired snapshot and its plugin instances go soon even without a new publish).
+    void collect();
 
 private:
     mutable std::mutex mutex_;

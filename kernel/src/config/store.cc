@@ -42,6 +42,13 @@ const std::vector<std::vector<std::string>>& migrations() {
             "before TEXT, after TEXT, before_position INTEGER, after_position INTEGER, "
             "PRIMARY KEY (version, seq))",
         },
+        // 2: plugin instances (plugin name, scope, config)
+        {
+            "CREATE TABLE plugins (id TEXT PRIMARY KEY, name TEXT NOT NULL, route TEXT, "
+            "consumer TEXT, body TEXT NOT NULL, created_at INTEGER NOT NULL, "
+            "updated_at INTEGER NOT NULL)",
+            "CREATE INDEX plugins_route ON plugins (route)",
+        },
     };
     return kMigrations;
 }
@@ -142,6 +149,12 @@ ConfigDocument Store::load() {
                 routeFromJson(parseObject(bodies[i]), "routes[" + std::to_string(i) + "]", errors));
             doc.routes.back().position = positions[i];
         }
+        bodies.clear();
+        *session_ << "SELECT body FROM plugins ORDER BY name, route, consumer, id", into(bodies),
+            now;
+        for (size_t i = 0; i < bodies.size(); ++i)
+            doc.plugins.push_back(pluginFromJson(parseObject(bodies[i]),
+                                                 "plugins[" + std::to_string(i) + "]", errors));
     } catch (const Poco::Exception& e) {
         throw StoreError("reading " + path_ + ": " + e.displayText());
     }
@@ -175,10 +188,17 @@ uint64_t Store::commit(uint64_t baseVersion, const std::vector<StoredChange>& ch
         // not trip the UNIQUE(name) constraint halfway.
         for (const auto& c : changes) {
             std::string id = c.id;
-            if (c.kind == EntityKind::kUpstream)
-                *session_ << "DELETE FROM upstreams WHERE id = ?", use(id), now;
-            else
-                *session_ << "DELETE FROM routes WHERE id = ?", use(id), now;
+            switch (c.kind) {
+                case EntityKind::kUpstream:
+                    *session_ << "DELETE FROM upstreams WHERE id = ?", use(id), now;
+                    break;
+                case EntityKind::kRoute:
+                    *session_ << "DELETE FROM routes WHERE id = ?", use(id), now;
+                    break;
+                case EntityKind::kPlugin:
+                    *session_ << "DELETE FROM plugins WHERE id = ?", use(id), now;
+                    break;
+            }
         }
         int seq = 0;
         for (const auto& c : changes) {
@@ -191,6 +211,17 @@ uint64_t Store::commit(uint64_t baseVersion, const std::vector<StoredChange>& ch
                     *session_ << "INSERT INTO upstreams (id, name, body, created_at, updated_at) "
                                  "VALUES (?, ?, ?, ?, ?)",
                         use(id), use(name), use(body), use(created), use(updated), now;
+                } else if (c.kind == EntityKind::kPlugin) {
+                    Poco::Nullable<std::string> route, consumer;
+                    if (o->has("route") && !o->get("route").isEmpty())
+                        route = o->getValue<std::string>("route");
+                    if (o->has("consumer") && !o->get("consumer").isEmpty())
+                        consumer = o->getValue<std::string>("consumer");
+                    *session_
+                        << "INSERT INTO plugins (id, name, route, consumer, body, created_at, "
+                           "updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                        use(id), use(name), use(route), use(consumer), use(body), use(created),
+                        use(updated), now;
                 } else {
                     std::string up = o->optValue<std::string>("upstream", "");
                     int64_t position = c.afterPosition.value_or(0);
@@ -276,8 +307,10 @@ std::vector<StoredChange> Store::changesOf(uint64_t version) {
     std::vector<StoredChange> out;
     for (bool more = rs.moveFirst(); more; more = rs.moveNext()) {
         StoredChange c;
-        c.kind = rs["entity"].convert<std::string>() == "upstream" ? EntityKind::kUpstream
-                                                                   : EntityKind::kRoute;
+        const std::string entity = rs["entity"].convert<std::string>();
+        c.kind = entity == "upstream" ? EntityKind::kUpstream
+                 : entity == "plugin" ? EntityKind::kPlugin
+                                      : EntityKind::kRoute;
         c.id = rs["entity_id"].convert<std::string>();
         c.name = rs["name"].convert<std::string>();
         if (!rs["before"].isEmpty()) c.before = rs["before"].convert<std::string>();

@@ -56,6 +56,14 @@ std::string_view reasonPhrase(int status) {
             return "Unsupported Media Type";
         case 417:
             return "Expectation Failed";
+        case 418:
+            return "I'm a teapot";
+        case 422:
+            return "Unprocessable Content";
+        case 428:
+            return "Precondition Required";
+        case 451:
+            return "Unavailable For Legal Reasons";
         case 421:
             return "Misdirected Request";
         case 429:

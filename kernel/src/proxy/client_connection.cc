@@ -304,8 +304,7 @@ bool ClientConnection::finishExchangeIfDone() {
     ++requestsServed_;
     const bool close = ex_->closeAfter || !ex_->requestDone || !ex_->req.keepAlive || peerEof_ ||
                        worker_.draining();
-    releaseUpstream(false);
-    ex_.reset();
+    endExchange();  // on_log after the last byte was queued
     if (close) {
         startLingeringClose();
         return true;
@@ -340,12 +339,19 @@ void ClientConnection::drain() {
     if (ex_) ex_->closeAfter = true;
 }
 
+void ClientConnection::endExchange() {
+    if (!ex_) return;
+    // Plugins get on_log and on_done however the request ended (served, failed, abandoned).
+    if (ex_->plugins.chain) worker_.plugins().end(*ex_);
+    releaseUpstream(false);
+    ex_.reset();
+}
+
 void ClientConnection::closeNow() {
     if (phase_ == Phase::kClosed) return;
     phase_ = Phase::kClosed;
     worker_.loop().timers().disarm(timer_);
-    if (ex_) releaseUpstream(false);
-    ex_.reset();
+    endExchange();
     if (registered_) worker_.loop().remove(fd_);
     registered_ = false;
     try {
@@ -367,6 +373,7 @@ uint64_t ClientConnection::deadline() const {
             return phaseSinceMs_ + c.headerMs;  // fixed from the first byte: no slowloris
         case Phase::kActive:
             if (!out_.empty()) return lastWriteMs_ + c.sendMs;
+            if (ex_->plugins.paused) return ex_->plugins.pausedAtMs + settings().pluginPauseMs;
             if (!ex_->requestDone && !bodyBlocked()) return lastReadMs_ + c.bodyMs;
             return 0;  // waiting on the upstream: its own timers run
         case Phase::kLingering:
@@ -410,6 +417,20 @@ void ClientConnection::onTimer() {
                 closeNow();  // the client stopped reading, or cannot be told anything now
                 return;
             }
+            if (ex_->plugins.paused) {
+                const size_t i = ex_->plugins.phase == PluginState::Phase::kResponse
+                                     ? ex_->plugins.responseCursor - 1
+                                     : ex_->plugins.requestCursor;
+                const std::string& name = ex_->plugins.chain->entries[i].instance->plugin().name;
+                worker_.log().emit(
+                    observe::Level::kWarn, "plugin_pause_timeout",
+                    {{"plugin", std::string_view(name)}, {"request_id", ex_->requestId}});
+                ex_->plugins.paused = false;
+                if (ex_->plugins.token) ex_->plugins.token->connection = nullptr;
+                ex_->plugins.responsePhaseStarted = true;  // no second round of on_response
+                respondLocal(504, "plugin " + name + " did not resume in time", !ex_->requestDone);
+                break;
+            }
             respondLocal(408, "timed out reading the request body", true);
             break;
         case Phase::kClosed:
@@ -438,6 +459,7 @@ void ClientConnection::beginExchange() {
     Exchange& ex = *ex_;
     ex.snapshot = worker_.pinSnapshot();
     ex.startUs = net::monotonicUs();
+    ex.handle.access = this;
     phase_ = Phase::kActive;
 
     // Keep the head: copy its bytes once, then every field is a view into the copy.
@@ -547,7 +569,59 @@ void ClientConnection::route() {
     }
     ex.route = m.route;
     ex.timeouts = snap.routeTimeouts[m.route->order];
-    const config::UpstreamRuntime& u = snap.upstreams[m.route->destination];
+    ex.upstreamPath = snap.routes->upstreamPath(m, ex.req.path, worker_.regexScratch());
+
+    const plugins::PluginChain& chain = snap.routeChains[m.route->order];
+    if (chain.empty()) {
+        proceedUpstream();
+        return;
+    }
+    PluginState& ps = ex.plugins;
+    ps.chain = &chain;
+    ps.ctx.assign(chain.entries.size(), nullptr);
+    ps.saw.assign(chain.entries.size(), 0);
+    if ((chain.phases & GH_PHASE_REQUEST_BODY) && ex.req.hasBody()) {
+        // Some plugin reads the body in on_request: collect it first (bounded by
+        // max_body_bytes, which the parser enforces), run the chain at message end.
+        ps.bufferRequestBody = true;
+        sendContinue();
+        return;
+    }
+    runRequestPlugins();
+}
+
+void ClientConnection::runRequestPlugins() {
+    Exchange& ex = *ex_;
+    switch (worker_.plugins().request(ex)) {
+        case ChainOutcome::kContinue:
+            proceedUpstream();
+            return;
+        case ChainOutcome::kRespond:
+            respondFromPlugin();
+            return;
+        case ChainOutcome::kPaused:
+            ex.plugins.pausedAtMs = worker_.loop().nowMs();
+            return;
+        case ChainOutcome::kFailed:
+            respondLocal(500, worker_.plugins().lastFailure(), false);
+            return;
+    }
+}
+
+void ClientConnection::resumePlugins(const ResumeToken* token) {
+    if (!ex_ || ex_->plugins.token.get() != token || !ex_->plugins.paused) return;
+    Exchange& ex = *ex_;
+    if (ex.plugins.phase == PluginState::Phase::kRequest)
+        runRequestPlugins();
+    else if (ex.plugins.phase == PluginState::Phase::kResponse)
+        runResponsePlugins();
+    schedule();
+}
+
+void ClientConnection::proceedUpstream() {
+    Exchange& ex = *ex_;
+    const config::Snapshot& snap = *ex.snapshot;
+    const config::UpstreamRuntime& u = snap.upstreams[ex.route->destination];
     const int idx = u.balancer->pick({clientIp_, &ex.req.headers}, worker_.index());
     if (idx < 0) {
         respondLocal(503, "no upstream target available", false);
@@ -555,17 +629,34 @@ void ClientConnection::route() {
     }
     ex.target = &u.targets[static_cast<size_t>(idx)];
 
-    const std::string path = snap.routes->upstreamPath(m, ex.req.path, worker_.regexScratch());
+    if (ex.plugins.bufferRequestBody) {
+        // The body was collected (and maybe replaced by a plugin): send it with a length.
+        ex.req.framing = http::Framing::kLength;
+        ex.req.contentLength = ex.plugins.requestBody.size();
+        ex.req.headers.remove("transfer-encoding");
+    }
     ForwardContext fc;
     fc.clientIp = clientIp_;
     fc.listenerPort = worker_.listenerPort();
     fc.trustedPeer = trustedPeer_;
     fc.requestId = ex.requestId;
-    const std::string_view host = m.route->spec->preserveHost && !ex.req.hostHeader.empty()
+    const std::string_view host = ex.route->spec->preserveHost && !ex.req.hostHeader.empty()
                                       ? ex.req.hostHeader
                                       : std::string_view((*ex.target)->hostHeader);
-    writeUpstreamRequestHead(ex.upstreamHead, ex.req, path, host, fc);
+    const std::string_view path =
+        ex.plugins.path ? std::string_view(*ex.plugins.path) : ex.upstreamPath;
+    const std::string_view query =
+        ex.plugins.query ? std::string_view(*ex.plugins.query) : ex.req.query;
+    writeUpstreamRequestHead(ex.upstreamHead, ex.req, path, query, host, fc);
     dispatch(false);
+    if (!ex.up) return;
+    if (ex.plugins.bufferRequestBody) {
+        ex.up->out().append(ex.plugins.requestBody);
+    } else if (!ex.pendingBody.empty()) {
+        ex.up->out().append(ex.pendingBody.view());
+        ex.pendingBody.clear();
+    }
+    if (ex.requestDone) ex.up->requestQueued();
 }
 
 void ClientConnection::dispatch(bool fresh) {
@@ -588,73 +679,66 @@ void ClientConnection::dispatch(bool fresh) {
     ex.reusedConnection = conn->reused();
     conn->attach(this, ex.timeouts, ex.req.method == HTTP_HEAD);
     conn->out().append(ex.upstreamHead);
-    if (ex.requestDone) conn->requestQueued();
     if (!ex.targetCounted) {
         (*ex.target)->active.fetch_add(1, std::memory_order_relaxed);
         ex.targetCounted = true;
     }
     ex.up = std::move(conn);
-    if (ex.req.expectContinue && ex.req.hasBody() && !fresh)
-        out_.append("HTTP/1.1 100 Continue\r\n\r\n");
+    if (!fresh) sendContinue();
+}
+
+void ClientConnection::sendContinue() {
+    Exchange& ex = *ex_;
+    if (!ex.req.expectContinue || !ex.req.hasBody() || ex.sentContinue || ex.responseStarted)
+        return;
+    ex.sentContinue = true;
+    out_.append("HTTP/1.1 100 Continue\r\n\r\n");
+}
+
+net::ByteBuffer& ClientConnection::requestSink() {
+    return ex_->up ? ex_->up->out() : ex_->pendingBody;
 }
 
 void ClientConnection::onBody(const char* data, size_t len) {
-    if (!ex_ || ex_->bodyDiscard || !ex_->up) return;
-    ex_->up->out().append(data, len);
+    if (!ex_ || ex_->bodyDiscard) return;
+    if (ex_->plugins.bufferRequestBody) {
+        ex_->plugins.requestBody.append(data, len);
+        return;
+    }
+    requestSink().append(data, len);
 }
 
 void ClientConnection::onChunkHeader(uint64_t size) {
     if (!ex_) return;
     ex_->inRequestChunk = size > 0;
-    if (ex_->bodyDiscard || !ex_->up || size == 0) return;
-    appendChunkSize(ex_->up->out(), size);
+    if (ex_->bodyDiscard || ex_->plugins.bufferRequestBody || size == 0) return;
+    appendChunkSize(requestSink(), size);
 }
 
 void ClientConnection::onChunkComplete() {
     if (!ex_ || !ex_->inRequestChunk) return;
     ex_->inRequestChunk = false;
-    if (!ex_->bodyDiscard && ex_->up) ex_->up->out().append("\r\n", 2);
+    if (!ex_->bodyDiscard && !ex_->plugins.bufferRequestBody) requestSink().append("\r\n", 2);
 }
 
 bool ClientConnection::onMessageComplete() {
     if (!ex_) return true;
-    ex_->requestDone = true;
-    if (ex_->up && !ex_->bodyDiscard) {
-        if (ex_->req.framing == http::Framing::kChunked) ex_->up->out().append("0\r\n\r\n", 5);
-        ex_->up->requestQueued();
+    Exchange& ex = *ex_;
+    ex.requestDone = true;
+    if (ex.bodyDiscard) return true;
+    if (ex.plugins.bufferRequestBody) {
+        if (!ex.responseStarted) runRequestPlugins();  // the body the chain waited for is here
+        return true;
     }
+    if (ex.req.framing == http::Framing::kChunked) requestSink().append("0\r\n\r\n", 5);
+    if (ex.up) ex.up->requestQueued();
     return true;  // pause: a pipelined request waits for this response
 }
 
 bool ClientConnection::bodyBlocked() const {
-    return ex_ && ex_->up && ex_->up->pendingOut() >= upstream::UpstreamConnection::kHighWatermark;
-}
-
-void ClientConnection::respondLocal(int status, std::string_view message, bool close) {
-    if (!ex_) {
-        // An error before any request head was complete (parse error, timeout).
-        ex_ = std::make_unique<Exchange>();
-        ex_->snapshot = worker_.pinSnapshot();
-        ex_->startUs = net::monotonicUs();
-        worker_.ids().next(ex_->requestIdBuf);
-        ex_->requestId = std::string_view(ex_->requestIdBuf, 36);
-        ex_->req.keepAlive = false;
-        phase_ = Phase::kActive;
-    }
-    Exchange& ex = *ex_;
-    if (ex.responseStarted) {
-        closeNow();
-        return;
-    }
-    releaseUpstream(false);
-    ex.closeAfter = ex.closeAfter || close;
-    if (!ex.requestDone) ex.bodyDiscard = true;
-    const bool keepAlive10 = !ex.closeAfter && ex.req.keepAlive && ex.req.versionMinor == 0;
-    writeLocalResponse(out_, status, "application/json",
-                       http::errorBody(status, message, ex.requestId), ex.requestId,
-                       worker_.date().now(), ex.closeAfter, keepAlive10);
-    ex.status = status;
-    ex.responseStarted = ex.responseDone = true;
+    if (!ex_) return false;
+    constexpr size_t kHigh = upstream::UpstreamConnection::kHighWatermark;
+    return (ex_->up && ex_->up->pendingOut() >= kHigh) || ex_->pendingBody.size() >= kHigh;
 }
 
 void ClientConnection::releaseUpstream(bool reuse) {
@@ -673,6 +757,166 @@ void ClientConnection::releaseUpstream(bool reuse) {
 }
 
 // ---------------------------------------------------------------------------------------
+// Responses. Every response, the upstream's or the gateway's own, ends in emitResponseHead;
+// once the route's plugins saw the request, on_response runs first (over a held head).
+
+void ClientConnection::respondLocal(int status, std::string_view message, bool close) {
+    if (!ex_) {
+        // An error before any request head was complete (parse error, timeout).
+        ex_ = std::make_unique<Exchange>();
+        ex_->snapshot = worker_.pinSnapshot();
+        ex_->startUs = net::monotonicUs();
+        worker_.ids().next(ex_->requestIdBuf);
+        ex_->requestId = std::string_view(ex_->requestIdBuf, 36);
+        ex_->req.keepAlive = false;
+        ex_->handle.access = this;
+        phase_ = Phase::kActive;
+    }
+    Exchange& ex = *ex_;
+    if (ex.responseStarted) {
+        closeNow();
+        return;
+    }
+    releaseUpstream(false);
+    ex.closeAfter = ex.closeAfter || close;
+    if (!ex.requestDone) ex.bodyDiscard = true;
+    setLocalResponse(status, "application/json", http::errorBody(status, message, ex.requestId));
+    startResponse(true);
+}
+
+void ClientConnection::respondFromPlugin() {
+    Exchange& ex = *ex_;
+    PluginResponse r = std::move(*ex.plugins.response);
+    ex.plugins.response.reset();
+    if (!ex.requestDone) ex.bodyDiscard = true;
+    setLocalResponse(r.status, "", std::move(r.body), std::move(r.headers));
+    startResponse(true);
+}
+
+void ClientConnection::setLocalResponse(int status, std::string_view contentType, std::string body,
+                                        std::vector<std::pair<std::string, std::string>> headers) {
+    Exchange& ex = *ex_;
+    http::ResponseHead& resp = ex.resp;
+    resp.raw.assign("", 0);
+    resp.headers.clear();
+    resp.status = status;
+    resp.reason = {};
+    resp.versionMinor = 1;
+    resp.headers.add("Date", worker_.date().now());
+    resp.headers.add("Server", "gatehouse");
+    if (!contentType.empty()) resp.headers.add("Content-Type", contentType);
+    for (auto& [k, v] : headers)
+        resp.headers.add(k, v);
+    resp.contentLength = body.size();
+    ex.plugins.responseBody = std::move(body);
+    ex.plugins.bufferResponseBody = true;  // the whole body is here: emitted with a length
+    ex.clientFraming = ClientFraming::kLength;
+    ex.forwardLength = false;
+    ex.upstreamDone = true;
+    if (status == 204 || status == 304 || ex.req.method == HTTP_HEAD) {
+        ex.clientFraming = ClientFraming::kNone;
+        ex.forwardLength = status != 204 && ex.req.method == HTTP_HEAD;
+        if (status == 204 || status == 304) ex.plugins.responseBody.clear();
+    }
+}
+
+void ClientConnection::startResponse(bool local) {
+    Exchange& ex = *ex_;
+    PluginState& ps = ex.plugins;
+    if (!ps.responsePhaseStarted && PluginRunner::hasResponseWork(ex)) {
+        const bool needBody = (ps.chain->phases & GH_PHASE_RESPONSE_BODY) != 0;
+        if (!local && needBody) {
+            // Collect the upstream's body; the chain runs when it is complete.
+            ps.bufferResponseBody = true;
+            ps.holdResponse = true;
+            return;
+        }
+        ps.holdResponse = true;
+        runResponsePlugins();
+        return;
+    }
+    emitResponseHead();
+    if (local) completeResponse();
+}
+
+void ClientConnection::runResponsePlugins() {
+    Exchange& ex = *ex_;
+    PluginState& ps = ex.plugins;
+    switch (worker_.plugins().response(ex)) {
+        case ChainOutcome::kPaused:
+            ps.pausedAtMs = worker_.loop().nowMs();
+            return;
+        case ChainOutcome::kFailed:
+        case ChainOutcome::kRespond:
+            // The response cannot be trusted now: a plain 500, without a second round.
+            releaseUpstream(false);
+            ex.closeAfter = ex.closeAfter || !ex.requestDone;
+            setLocalResponse(500, "application/json",
+                             http::errorBody(500, worker_.plugins().lastFailure(), ex.requestId));
+            break;
+        case ChainOutcome::kContinue:
+            break;
+    }
+    ps.holdResponse = false;
+    emitResponseHead();
+    if (ps.bufferResponseBody) {
+        if (ex.upstreamDone) completeResponse();  // else: the rest streams, completion follows
+    } else if (!ps.responseBody.empty()) {
+        // Bytes that arrived while the head was held.
+        std::string held = std::move(ps.responseBody);
+        ps.responseBody.clear();
+        emitBody(held.data(), held.size());
+        if (ex.upstreamDone) completeResponse();
+    } else if (ex.upstreamDone) {
+        completeResponse();
+    }
+}
+
+void ClientConnection::emitResponseHead() {
+    Exchange& ex = *ex_;
+    if (ex.responseStarted) return;
+    // An early response (request body still arriving) ends the connection: the rest of the
+    // body cannot be told apart from a next request without reading it all.
+    if (!ex.requestDone && !ex.bodyDiscard) ex.closeAfter = true;
+    if (!ex.req.keepAlive || worker_.draining()) ex.closeAfter = true;
+    if (ex.plugins.bufferResponseBody && ex.clientFraming != ClientFraming::kNone) {
+        ex.clientFraming = ClientFraming::kLength;
+        ex.resp.contentLength = ex.plugins.responseBody.size();
+    }
+    if (ex.clientFraming == ClientFraming::kClose) ex.closeAfter = true;
+    const bool keepAlive10 = !ex.closeAfter && ex.req.keepAlive && ex.req.versionMinor == 0;
+    writeClientResponseHead(out_, ex.resp, ex.clientFraming, ex.forwardLength, ex.requestId,
+                            ex.closeAfter, keepAlive10);
+    ex.status = ex.resp.status;
+    ex.responseStarted = true;
+}
+
+void ClientConnection::emitBody(const char* data, size_t len) {
+    Exchange& ex = *ex_;
+    if (ex.clientFraming == ClientFraming::kChunked && !ex.inResponseChunk) {
+        // Not inside an upstream chunk (close-delimited upstream, or held bytes): one chunk.
+        if (len == 0) return;
+        appendChunkSize(out_, len);
+        out_.append(data, len);
+        out_.append("\r\n", 2);
+        return;
+    }
+    if (ex.clientFraming != ClientFraming::kNone) out_.append(data, len);
+}
+
+void ClientConnection::completeResponse() {
+    Exchange& ex = *ex_;
+    if (ex.responseDone) return;
+    if (ex.plugins.bufferResponseBody) {
+        if (ex.clientFraming != ClientFraming::kNone) out_.append(ex.plugins.responseBody);
+        ex.plugins.responseBody.clear();
+    } else if (ex.clientFraming == ClientFraming::kChunked) {
+        out_.append("0\r\n\r\n", 5);
+    }
+    ex.responseDone = true;
+}
+
+// ---------------------------------------------------------------------------------------
 // Upstream side
 
 void ClientConnection::onUpstreamDrained(upstream::UpstreamConnection&) {
@@ -680,6 +924,8 @@ void ClientConnection::onUpstreamDrained(upstream::UpstreamConnection&) {
 }
 
 bool ClientConnection::upstreamMayRead() {
+    if (ex_ && ex_->plugins.holdResponse && !ex_->plugins.bufferResponseBody)
+        return false;  // on_response is paused: hold the upstream too
     return out_.size() < kOutHighWatermark;
 }
 
@@ -700,45 +946,45 @@ http::ParserSink::HeadAction ClientConnection::onUpstreamHead(upstream::Upstream
     resp.contentLength = p.contentLength();
 
     const bool noBody = ex.req.method == HTTP_HEAD || resp.status == 204 || resp.status == 304;
-    const bool http11 = ex.req.versionMinor >= 1;
-    bool forwardLength = false;
+    ex.forwardLength = false;
     if (noBody) {
         ex.clientFraming = ClientFraming::kNone;
-        forwardLength = p.hasContentLength() && resp.status != 204;
+        ex.forwardLength = p.hasContentLength() && resp.status != 204;
     } else if (p.hasContentLength() && !p.isChunked()) {
         ex.clientFraming = ClientFraming::kLength;
-    } else if (http11) {
+    } else if (ex.req.versionMinor >= 1) {
         ex.clientFraming = ClientFraming::kChunked;  // chunked or until-close upstream
     } else {
         ex.clientFraming = ClientFraming::kClose;  // HTTP/1.0 client: the close ends the body
-        ex.closeAfter = true;
     }
-    // An early response (request body still arriving) ends the connection: the rest of the
-    // body cannot be told apart from a next request without reading it all.
-    if (!ex.requestDone || !ex.req.keepAlive || worker_.draining()) ex.closeAfter = true;
-    const bool keepAlive10 = !ex.closeAfter && ex.req.versionMinor == 0;
-    writeClientResponseHead(out_, resp, ex.clientFraming, forwardLength, ex.requestId,
-                            ex.closeAfter, keepAlive10);
-    ex.status = resp.status;
-    ex.responseStarted = true;
+    startResponse(false);
     return HeadAction::kContinue;
 }
 
 void ClientConnection::onUpstreamBody(const char* data, size_t len) {
     Exchange& ex = *ex_;
-    if (ex.clientFraming == ClientFraming::kChunked && !ex.inResponseChunk) {
-        // The upstream body is close-delimited: each read becomes one chunk.
-        appendChunkSize(out_, len);
-        out_.append(data, len);
-        out_.append("\r\n", 2);
+    if (ex.plugins.holdResponse || ex.plugins.bufferResponseBody) {
+        if (ex.plugins.bufferResponseBody &&
+            ex.plugins.responseBody.size() + len > settings().limits.maxBodyBytes &&
+            settings().limits.maxBodyBytes) {
+            // A plugin wants the whole body, but it is larger than we buffer: refuse it.
+            ex.plugins.responsePhaseStarted = true;
+            ex.plugins.holdResponse = false;
+            ex.plugins.bufferResponseBody = false;
+            ex.plugins.responseBody.clear();
+            respondLocal(502, "upstream response body too large to buffer for plugins", false);
+            return;
+        }
+        ex.plugins.responseBody.append(data, len);
         return;
     }
-    out_.append(data, len);
+    emitBody(data, len);
 }
 
 void ClientConnection::onUpstreamChunkHeader(uint64_t size) {
     Exchange& ex = *ex_;
     if (size == 0) return;  // the last chunk: written at completion
+    if (ex.plugins.holdResponse || ex.plugins.bufferResponseBody) return;
     ex.inResponseChunk = true;
     if (ex.clientFraming == ClientFraming::kChunked) appendChunkSize(out_, size);
 }
@@ -752,9 +998,16 @@ void ClientConnection::onUpstreamChunkComplete() {
 
 void ClientConnection::onUpstreamComplete(upstream::UpstreamConnection& c) {
     Exchange& ex = *ex_;
-    if (ex.clientFraming == ClientFraming::kChunked) out_.append("0\r\n\r\n", 5);
-    ex.responseDone = true;
+    ex.upstreamDone = true;
     releaseUpstream(c.reusable() && ex.requestDone);
+    if (ex.plugins.holdResponse) {
+        if (ex.plugins.bufferResponseBody && !ex.plugins.paused &&
+            ex.plugins.phase != PluginState::Phase::kResponse)
+            runResponsePlugins();  // the body the chain waited for is complete
+        // else: a paused on_response completes the response when it resumes
+    } else if (ex.responseStarted) {
+        completeResponse();
+    }
     schedule();
 }
 
@@ -767,14 +1020,18 @@ void ClientConnection::onUpstreamFailure(upstream::UpstreamConnection& c,
     Exchange& ex = *ex_;
     const bool retry = ex.reusedConnection && !ex.retried &&
                        f == upstream::UpstreamFailure::kClosed && !c.responseStarted() &&
-                       !ex.responseStarted && isIdempotent(ex.req.method) && !ex.req.hasBody();
+                       !ex.responseStarted && !ex.plugins.holdResponse &&
+                       isIdempotent(ex.req.method) && !ex.req.hasBody();
     if (retry) {
         // A pooled keep-alive connection the upstream had already closed: once more, fresh.
         ex.retried = true;
         ex.up->detach();
         worker_.pool().discard(std::move(ex.up));
         dispatch(true);
-        if (ex.up) ex.up->flush();
+        if (ex.up) {
+            if (ex.requestDone) ex.up->requestQueued();
+            ex.up->flush();
+        }
         schedule();
         return;
     }
@@ -782,7 +1039,7 @@ void ClientConnection::onUpstreamFailure(upstream::UpstreamConnection& c,
                        {{"target", std::string_view((*ex.target)->address)},
                         {"reason", std::string_view(upstream::describe(f))},
                         {"request_id", ex.requestId}});
-    if (ex.responseStarted) {
+    if (ex.responseStarted || ex.plugins.holdResponse) {
         closeNow();  // mid-response: only a close can say the body is incomplete
         return;
     }
@@ -791,6 +1048,135 @@ void ClientConnection::onUpstreamFailure(upstream::UpstreamConnection& c,
                          f == upstream::UpstreamFailure::kSendTimeout;
     respondLocal(timeout ? 504 : 502, upstream::describe(f), !ex.requestDone);
     schedule();
+}
+
+// ---------------------------------------------------------------------------------------
+// What plugins see (plugins::RequestAccess). Called only from inside a plugin callback of
+// the current exchange, on this worker.
+
+bool ClientConnection::currentPluginHas(uint32_t phaseBit) const {
+    const PluginState& ps = ex_->plugins;
+    if (ps.current == PluginState::kNoEntry) return false;
+    return (ps.chain->entries[ps.current].instance->plugin().phases & phaseBit) != 0;
+}
+
+std::string_view ClientConnection::method() {
+    return ex_->req.methodName;
+}
+
+std::string_view ClientConnection::path() {
+    return ex_->plugins.path ? std::string_view(*ex_->plugins.path)
+                             : std::string_view(ex_->req.path);
+}
+
+std::string_view ClientConnection::query() {
+    return ex_->plugins.query ? std::string_view(*ex_->plugins.query) : ex_->req.query;
+}
+
+std::string_view ClientConnection::host() {
+    return ex_->req.host;
+}
+std::string_view ClientConnection::scheme() {
+    return "http";
+}
+std::string_view ClientConnection::clientAddress() {
+    return clientIp_;
+}
+
+std::string_view ClientConnection::routeName() {
+    return ex_->route ? std::string_view(ex_->route->spec->meta.name) : std::string_view();
+}
+
+std::string_view ClientConnection::requestId() {
+    return ex_->requestId;
+}
+
+int ClientConnection::status() {
+    return ex_->plugins.phase == PluginState::Phase::kRequest ? 0 : ex_->resp.status;
+}
+
+bool ClientConnection::setStatus(int status) {
+    if (ex_->plugins.phase != PluginState::Phase::kResponse || ex_->responseStarted) return false;
+    ex_->resp.status = status;
+    ex_->resp.reason = {};  // the upstream's phrase described the old status
+    return true;
+}
+
+http::HeaderList* ClientConnection::headers(int which, bool forWriting) {
+    const PluginState::Phase ph = ex_->plugins.phase;
+    if (which == GH_REQUEST) {
+        // Changes reach the upstream only while it has not been contacted.
+        if (forWriting && (ph != PluginState::Phase::kRequest || ex_->up)) return nullptr;
+        return &ex_->req.headers;
+    }
+    if (which != GH_RESPONSE || ph == PluginState::Phase::kRequest) return nullptr;
+    if (forWriting && (ph != PluginState::Phase::kResponse || ex_->responseStarted)) return nullptr;
+    return &ex_->resp.headers;
+}
+
+bool ClientConnection::setPath(std::string_view path) {
+    if (ex_->plugins.phase != PluginState::Phase::kRequest) return false;
+    ex_->plugins.path = std::string(path);
+    return true;
+}
+
+bool ClientConnection::setQuery(std::string_view query) {
+    if (ex_->plugins.phase != PluginState::Phase::kRequest) return false;
+    ex_->plugins.query = std::string(query);
+    return true;
+}
+
+std::string* ClientConnection::body(int which, bool forWriting) {
+    PluginState& ps = ex_->plugins;
+    if (which == GH_REQUEST) {
+        if (!ps.bufferRequestBody || !currentPluginHas(GH_PHASE_REQUEST_BODY)) return nullptr;
+        if (forWriting && (ps.phase != PluginState::Phase::kRequest || ex_->up)) return nullptr;
+        return &ps.requestBody;
+    }
+    if (which != GH_RESPONSE || !ps.bufferResponseBody || !currentPluginHas(GH_PHASE_RESPONSE_BODY))
+        return nullptr;
+    if (forWriting && (ps.phase != PluginState::Phase::kResponse || ex_->responseStarted))
+        return nullptr;
+    return &ps.responseBody;
+}
+
+bool ClientConnection::respond(int status, std::vector<std::pair<std::string, std::string>> headers,
+                               std::string body) {
+    if (ex_->plugins.phase != PluginState::Phase::kRequest) return false;
+    ex_->plugins.response = PluginResponse{status, std::move(headers), std::move(body)};
+    return true;
+}
+
+bool ClientConnection::setConsumer(std::string_view id, std::string_view name) {
+    if (ex_->plugins.phase != PluginState::Phase::kRequest || id.empty()) return false;
+    ex_->plugins.consumerId = std::string(id);
+    ex_->plugins.consumerName = std::string(name);
+    return true;
+}
+
+std::string_view ClientConnection::consumerId() {
+    return ex_->plugins.consumerId;
+}
+
+gh_resumer* ClientConnection::pause() {
+    PluginState& ps = ex_->plugins;
+    const bool pausable = ps.phase == PluginState::Phase::kRequest ||
+                          (ps.phase == PluginState::Phase::kResponse && !ex_->responseStarted);
+    if (!pausable || ps.pauseIssued || ps.current == PluginState::kNoEntry) return nullptr;
+    ps.pauseIssued = true;
+    if (!ps.token) {
+        ps.token = std::make_shared<ResumeToken>();
+        ps.token->connection = this;
+    }
+    // Any thread may call resume(): it posts to this worker, which finds the connection
+    // through the token (cleared when the exchange ends) and never touches a freed one.
+    auto token = ps.token;
+    auto poster = worker_.poster();
+    return new gh_resumer{[token, poster] {
+        poster->post([token] {
+            if (token->connection) token->connection->resumePlugins(token.get());
+        });
+    }};
 }
 
 }  // namespace gatehouse::proxy

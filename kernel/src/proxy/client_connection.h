@@ -7,54 +7,26 @@
 #include <memory>
 #include <string>
 
-#include "config/snapshot.h"
 #include "http/message.h"
 #include "http/parser.h"
 #include "net/byte_buffer.h"
 #include "net/event_loop.h"
-#include "proxy/forwarding.h"
-#include "proxy/worker.h"
+#include "plugins/host_api.h"
+#include "proxy/exchange.h"
+#include "proxy/plugin_runner.h"
 #include "upstream/connection.h"
 
 namespace gatehouse::proxy {
 
 class Worker;
 
-/// One request in flight on a client connection (at most one: pipelined requests wait).
-struct Exchange {
-    SnapshotRef snapshot;  // pinned for the whole request
-    http::RequestHead req;
-    http::ResponseHead resp;
-    char requestIdBuf[64] = {};
-    std::string_view requestId;
-    const router::CompiledRoute* route = nullptr;
-    // The pinned snapshot keeps the target alive; the shared_ptr is copied only when a new
-    // upstream connection (which may outlive the snapshot in the pool) is made.
-    const std::shared_ptr<upstream::TargetState>* target = nullptr;
-    upstream::UpstreamTimeouts timeouts;
-    std::unique_ptr<upstream::UpstreamConnection> up;
-    std::string upstreamHead;  // kept for the one retry on a fresh connection
-
-    bool requestDone = false;      // the client's request is fully read
-    bool bodyDiscard = false;      // request body read and dropped (local response)
-    bool responseStarted = false;  // response head queued to the client
-    bool responseDone = false;     // every response byte queued to the client
-    bool closeAfter = false;       // close the client connection after this response
-    bool reusedConnection = false;
-    bool retried = false;
-    bool targetCounted = false;
-    bool inRequestChunk = false;
-    bool inResponseChunk = false;
-    ClientFraming clientFraming = ClientFraming::kNone;
-    int status = 0;
-    uint64_t startUs = 0;
-};
-
-/// A downstream HTTP/1.1 connection: reads and parses requests, routes each, streams it to
-/// an upstream connection and streams the response back. Worker thread only.
+/// A downstream HTTP/1.1 connection: reads and parses requests, routes each, runs its
+/// route's plugin chain, streams it to an upstream connection and streams the response
+/// back. Worker thread only.
 class ClientConnection final : public net::IoHandler,
                                private http::ParserSink,
-                               private upstream::ConnectionOwner {
+                               private upstream::ConnectionOwner,
+                               private plugins::RequestAccess {
 public:
     ClientConnection(Worker& worker, Poco::Net::StreamSocket socket,
                      const Poco::Net::SocketAddress& peer);
@@ -69,6 +41,8 @@ public:
     void drain();
     /// Closes at once (drain deadline, shutdown).
     void closeNow();
+    /// A plugin's resumer fired (posted to this worker): continue the paused phase.
+    void resumePlugins(const ResumeToken* token);
 
     // The worker's intrusive list.
     ClientConnection* prev = nullptr;
@@ -88,6 +62,7 @@ private:
     bool afterExecute(http::HttpParser::Result r, size_t consumed);
     bool flushOut();
     bool finishExchangeIfDone();
+    void endExchange();
     void onPeerEof();
     void startLingeringClose();
     void onTimer();
@@ -103,11 +78,28 @@ private:
     void beginExchange();
     bool validateRequest(int* status, const char** reason);
     void route();
+    void runRequestPlugins();
+    void proceedUpstream();
     void dispatch(bool fresh);
-    void respondLocal(int status, std::string_view message, bool close);
+    void sendContinue();
+    net::ByteBuffer& requestSink();
     void releaseUpstream(bool reuse);
     bool bodyBlocked() const;
     const config::RuntimeSettings& settings() const;
+
+    // Responses
+    /// An error made by the gateway: before the route's plugins saw the request it is
+    /// written at once; after, it goes through their on_response like any response.
+    void respondLocal(int status, std::string_view message, bool close);
+    void respondFromPlugin();
+    void setLocalResponse(int status, std::string_view contentType, std::string body,
+                          std::vector<std::pair<std::string, std::string>> headers = {});
+    /// The response head is known (upstream or local): run on_response if needed, then emit.
+    void startResponse(bool local);
+    void runResponsePlugins();
+    void emitResponseHead();
+    void emitBody(const char* data, size_t len);
+    void completeResponse();
 
     // Upstream side (ConnectionOwner)
     void onUpstreamDrained(upstream::UpstreamConnection& c) override;
@@ -120,6 +112,28 @@ private:
     void onUpstreamData(upstream::UpstreamConnection& c) override;
     void onUpstreamFailure(upstream::UpstreamConnection& c, upstream::UpstreamFailure f) override;
     bool upstreamMayRead() override;
+
+    // What plugins see of the current exchange (plugins::RequestAccess)
+    std::string_view method() override;
+    std::string_view path() override;
+    std::string_view query() override;
+    std::string_view host() override;
+    std::string_view scheme() override;
+    std::string_view clientAddress() override;
+    std::string_view routeName() override;
+    std::string_view requestId() override;
+    int status() override;
+    bool setStatus(int status) override;
+    http::HeaderList* headers(int which, bool forWriting) override;
+    bool setPath(std::string_view path) override;
+    bool setQuery(std::string_view query) override;
+    std::string* body(int which, bool forWriting) override;
+    bool respond(int status, std::vector<std::pair<std::string, std::string>> headers,
+                 std::string body) override;
+    bool setConsumer(std::string_view id, std::string_view name) override;
+    std::string_view consumerId() override;
+    gh_resumer* pause() override;
+    bool currentPluginHas(uint32_t phaseBit) const;
 
     Worker& worker_;
     Poco::Net::StreamSocket socket_;

@@ -40,14 +40,15 @@ void appendNumber(net::ByteBuffer& out, uint64_t v) {
 }  // namespace
 
 void writeUpstreamRequestHead(std::string& out, const http::RequestHead& req, std::string_view path,
-                              std::string_view hostHeader, const ForwardContext& fc) {
+                              std::string_view query, std::string_view hostHeader,
+                              const ForwardContext& fc) {
     out.clear();
     out.append(req.methodName);
     out.push_back(' ');
     out.append(path);
-    if (!req.query.empty()) {
+    if (!query.empty()) {
         out.push_back('?');
-        out.append(req.query);
+        out.append(query);
     }
     out.append(" HTTP/1.1\r\n");
 
@@ -129,29 +130,6 @@ void writeClientResponseHead(net::ByteBuffer& out, const http::ResponseHead& res
     else if (http10KeepAlive)
         out.append("Connection: keep-alive\r\n", 24);
     out.append("\r\n", 2);
-}
-
-void writeLocalResponse(net::ByteBuffer& out, int status, std::string_view contentType,
-                        std::string_view body, std::string_view requestId, std::string_view date,
-                        bool close, bool http10KeepAlive) {
-    out.append("HTTP/1.1 ", 9);
-    appendNumber(out, static_cast<uint64_t>(status));
-    out.append(" ", 1);
-    out.append(http::reasonPhrase(status));
-    out.append("\r\n", 2);
-    appendHeader(out, "Date", date);
-    appendHeader(out, "Server", "gatehouse");
-    appendHeader(out, "Content-Type", contentType);
-    out.append("Content-Length: ", 16);
-    appendNumber(out, body.size());
-    out.append("\r\n", 2);
-    if (!requestId.empty()) appendHeader(out, "X-Request-Id", requestId);
-    if (close)
-        out.append("Connection: close\r\n", 19);
-    else if (http10KeepAlive)
-        out.append("Connection: keep-alive\r\n", 24);
-    out.append("\r\n", 2);
-    out.append(body);
 }
 
 void appendChunkSize(net::ByteBuffer& out, uint64_t size) {

@@ -22,7 +22,8 @@ struct ForwardContext {
 /// copies of gateway-owned headers removed), then Host, X-Forwarded-For/-Proto/-Host/-Port,
 /// X-Request-Id and the body framing.
 void writeUpstreamRequestHead(std::string& out, const http::RequestHead& req, std::string_view path,
-                              std::string_view hostHeader, const ForwardContext& fc);
+                              std::string_view query, std::string_view hostHeader,
+                              const ForwardContext& fc);
 
 enum class ClientFraming { kNone, kLength, kChunked, kClose };
 
@@ -31,11 +32,6 @@ enum class ClientFraming { kNone, kLength, kChunked, kClose };
 void writeClientResponseHead(net::ByteBuffer& out, const http::ResponseHead& resp,
                              ClientFraming framing, bool forwardLength, std::string_view requestId,
                              bool close, bool http10KeepAlive);
-
-/// A complete response made by the gateway itself (JSON error bodies).
-void writeLocalResponse(net::ByteBuffer& out, int status, std::string_view contentType,
-                        std::string_view body, std::string_view requestId, std::string_view date,
-                        bool close, bool http10KeepAlive);
 
 /// Appends "<hex size>\r\n".
 void appendChunkSize(net::ByteBuffer& out, uint64_t size);

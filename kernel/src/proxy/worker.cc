@@ -7,6 +7,7 @@
 
 #include "net/listener.h"
 #include "proxy/client_connection.h"
+#include "proxy/plugin_runner.h"
 
 namespace gatehouse::proxy {
 
@@ -27,6 +28,8 @@ Worker::Worker(unsigned index, Poco::Net::ServerSocket listener, config::Snapsho
       snapshots_(snapshots),
       log_(log),
       port_(std::to_string(listener_.address().port())),
+      poster_(std::make_shared<LoopPoster>(&loop_)),
+      plugins_(std::make_unique<PluginRunner>(log)),
       pool_(loop_),
       acceptor_(std::make_unique<Acceptor>(*this)),
       drainTimer_([this] { finishDrain(); }) {
@@ -40,6 +43,7 @@ Worker::Worker(unsigned index, Poco::Net::ServerSocket listener, config::Snapsho
 }
 
 Worker::~Worker() {
+    poster_->detach();  // a late plugin resume now finds no loop
     if (thread_.joinable()) {
         loop_.stop();
         thread_.join();

@@ -4,7 +4,9 @@
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
@@ -20,7 +22,27 @@
 namespace gatehouse::proxy {
 
 class ClientConnection;
+class PluginRunner;
 class Worker;
+
+/// Posts tasks to a worker's loop from any thread, safely after the worker is gone (a plugin
+/// may call resume() at any time): then the task is dropped.
+class LoopPoster {
+public:
+    explicit LoopPoster(net::EventLoop* loop) : loop_(loop) {}
+    void post(std::function<void()> task) {
+        std::lock_guard lock(mutex_);
+        if (loop_) loop_->post(std::move(task));
+    }
+    void detach() {
+        std::lock_guard lock(mutex_);
+        loop_ = nullptr;
+    }
+
+private:
+    std::mutex mutex_;
+    net::EventLoop* loop_;
+};
 
 /// A worker's hold on one snapshot. Requests pin it through this worker-local count, so a
 /// request costs no atomic operation on a reference count shared by all workers.
@@ -90,6 +112,8 @@ public:
     unsigned index() const { return index_; }
     bool draining() const { return draining_; }
     const std::string& listenerPort() const { return port_; }
+    PluginRunner& plugins() { return *plugins_; }
+    const std::shared_ptr<LoopPoster>& poster() const { return poster_; }
     void connectionClosed(ClientConnection* c);
 
     WorkerStats& stats() { return stats_; }
@@ -106,6 +130,8 @@ private:
     std::string port_;
 
     net::EventLoop loop_;
+    std::shared_ptr<LoopPoster> poster_;
+    std::unique_ptr<PluginRunner> plugins_;
     upstream::ConnectionPool pool_;
     std::unique_ptr<Acceptor> acceptor_;
     observe::RequestIdGenerator ids_;

@@ -68,7 +68,8 @@ bool Gateway::startAdmin() {
     admin::AdminSettings as;
     as.listen = settings_.adminListen;
     as.maxBodyBytes = settings_.adminMaxBodyBytes;
-    adminApi_ = std::make_unique<admin::AdminApi>(*config_, *token_, *this, as.maxBodyBytes);
+    adminApi_ = std::make_unique<admin::AdminApi>(*config_, *token_, *this, as.maxBodyBytes,
+                                                  pluginRegistry_.get(), &metrics_);
     adminServer_ = std::make_unique<admin::AdminServer>(as, *adminApi_);
     try {
         adminServer_->start();
@@ -111,6 +112,22 @@ bool Gateway::loadAndPublish(const char* reason) {
     return false;
 }
 
+void Gateway::loadPlugins(const char* reason) {
+    if (settings_.pluginDir.empty()) return;
+    for (const auto& r : pluginRegistry_->scan(settings_.pluginDir)) {
+        if (r.loaded)
+            log_->emit(observe::Level::kInfo, "plugin_loaded",
+                       {{"plugin", std::string_view(r.plugin)},
+                        {"file", std::string_view(r.file)},
+                        {"on", std::string_view(reason)}});
+        else
+            log_->emit(observe::Level::kWarn, "plugin_refused",
+                       {{"plugin", std::string_view(r.plugin)},
+                        {"file", std::string_view(r.file)},
+                        {"reason", std::string_view(r.reason)}});
+    }
+}
+
 void Gateway::reload() {
     config::Settings fresh;
     try {
@@ -136,6 +153,7 @@ void Gateway::reload() {
         std::lock_guard lock(runtimeMutex_);
         settings_ = fresh;
     }
+    loadPlugins("SIGHUP");
     if (!loadAndPublish("SIGHUP")) {
         std::lock_guard lock(runtimeMutex_);
         settings_ = previous;  // the old snapshot keeps serving with the old settings
@@ -168,9 +186,13 @@ int Gateway::run() {
         log_->flush();
         return 1;
     }
+    pluginServices_ = {log_.get(), &sharedState_, &metrics_};
+    pluginRegistry_ = std::make_unique<plugins::PluginRegistry>(plugins::hostApi());
+    pluginRuntime_ = {pluginRegistry_.get(), &pluginInstances_, &pluginServices_};
+    loadPlugins("start");
     config_ = std::make_unique<config::ConfigService>(
         *store_, targets_, settings_.effectiveWorkers(), [this] { return runtime(); },
-        [this](std::shared_ptr<const config::Snapshot> snap) { published(snap); });
+        [this](std::shared_ptr<const config::Snapshot> snap) { published(snap); }, &pluginRuntime_);
     if (!loadAndPublish("start")) {
         log_->flush();
         return 1;
@@ -212,8 +234,14 @@ int Gateway::run() {
                 {"db", std::string_view(settings_.dbPath)}});
 
     for (;;) {
-        int sig = 0;
-        if (sigwait(&set, &sig) != 0) continue;
+        // Wake at least every second to destroy what workers retired (replaced snapshots and
+        // the plugin instances only they held) on this thread, never on a worker.
+        const timespec tick{1, 0};
+        const int sig = sigtimedwait(&set, nullptr, &tick);
+        if (sig < 0) {
+            snapshots_.collect();
+            continue;
+        }
         if (sig == SIGHUP) {
             reload();
         } else if (sig == SIGUSR1) {

@@ -37,6 +37,7 @@ private:
     bool loadAndPublish(const char* reason);
     void reload();
     std::shared_ptr<const config::RuntimeSettings> runtime() const;
+    void loadPlugins(const char* reason);
     void published(const std::shared_ptr<const config::Snapshot>& snap);
 
     std::string iniPath_;
@@ -46,6 +47,13 @@ private:
     std::unique_ptr<config::Store> store_;
     upstream::TargetRegistry targets_;
     config::SnapshotHolder snapshots_;
+    // Plugins: the loader and the services instances use live as long as the process.
+    plugins::SharedState sharedState_;
+    observe::MetricRegistry metrics_;
+    plugins::PluginServices pluginServices_;
+    std::unique_ptr<plugins::PluginRegistry> pluginRegistry_;
+    plugins::InstanceCache pluginInstances_;
+    plugins::PluginRuntime pluginRuntime_;
     std::unique_ptr<config::ConfigService> config_;
     mutable std::mutex runtimeMutex_;  // settings_.runtime is read by admin threads too
     std::vector<std::unique_ptr<proxy::Worker>> workers_;

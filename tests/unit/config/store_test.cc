@@ -19,6 +19,9 @@
 namespace gatehouse::config {
 namespace {
 
+// Numbered migrations in kernel/src/config/store.cc (1: entities and history, 2: plugins).
+constexpr int kSchemaVersion = 2;
+
 class StoreTest : public ::testing::Test {
 protected:
     void SetUp() override {
@@ -97,7 +100,7 @@ TEST_F(StoreTest, NewDatabaseIsPrivateAndEmpty) {
     ASSERT_EQ(::stat(dbPath_.c_str(), &st), 0);
     EXPECT_EQ(st.st_mode & 0777, 0600u) << std::oct << (st.st_mode & 0777);
     EXPECT_EQ(store.version(), 0u);
-    EXPECT_EQ(store.schemaVersion(), 1);
+    EXPECT_EQ(store.schemaVersion(), kSchemaVersion);
     const ConfigDocument d = store.load();
     EXPECT_TRUE(d.upstreams.empty());
     EXPECT_TRUE(d.routes.empty());
@@ -424,7 +427,7 @@ TEST_F(StoreTest, ReopeningKeepsDataAndRunsNoMigrationTwice) {
     for (int i = 0; i < 2; ++i) {
         std::unique_ptr<Store> reopened;
         ASSERT_NO_THROW(reopened = std::make_unique<Store>(dbPath_));
-        EXPECT_EQ(reopened->schemaVersion(), 1);
+        EXPECT_EQ(reopened->schemaVersion(), kSchemaVersion);
         EXPECT_EQ(reopened->version(), 2u);
         EXPECT_EQ(reopened->historyCount(), 2u);
         const ConfigDocument loaded = reopened->load();
