@@ -410,7 +410,7 @@ EOF
 bench_start_gatehouse() {
   local name=$1 json=$2 dir="$BENCH_TMP/$1" deadline
   mkdir -p "$dir"
-  "$GATEHOUSE_BIN" config import "$json" --db "$dir/gatehouse.db" >"$dir/import.log" 2>&1 ||
+  "$GATEHOUSE_BIN" config import "$json" --db "$dir/gatehouse.db" ${GH_PLUGIN_DIR:+--plugin-dir "$GH_PLUGIN_DIR"} >"$dir/import.log" 2>&1 ||
     { cat "$dir/import.log" >&2; bench_die "$name: gatehouse config import failed"; }
   # An explicit INI so a stray /etc/gatehouse/gatehouse.conf or $GATEHOUSE_CONFIG cannot
   # change what we measure; a short drain keeps shutdown quick.
@@ -427,6 +427,9 @@ event_log = stderr
 log_level = info
 drain_timeout_ms = 1000
 EOF
+  if [[ -n "${GH_PLUGIN_DIR:-}" ]]; then
+    printf '[plugins]\ndir = %s\n' "$GH_PLUGIN_DIR" >>"$dir/gatehouse.ini"
+  fi
   bench_spawn "$name" "$GATEHOUSE_BIN" run --config "$dir/gatehouse.ini" --db "$dir/gatehouse.db" \
     --listen 127.0.0.1:0 --workers 1
   GH_PID=$BENCH_PID

@@ -129,7 +129,7 @@ int cmdPlugins(const config::Settings& settings) {
         }
     }
     if (reports.empty()) std::printf("  (no *.so files)\n");
-    return refused ? 3 : 0;
+    return refused ? 1 : 0;
 }
 
 int cmdValidate(const config::Settings& settings) {

@@ -116,9 +116,11 @@ int32_t headerGet(gh_request* r, int32_t which, gh_str name, size_t nth, gh_str*
         0);
 }
 
-/// Header values a plugin sets must not smuggle a second header or a second message.
+/// Header values a plugin sets must not smuggle a second header or a second message, and the
+/// framing headers are the host's (it rewrites them from the actual body).
 bool validField(std::string_view name, std::string_view value) {
     if (!http::isToken(name)) return false;
+    if (http::iequals(name, "content-length") || http::iequals(name, "transfer-encoding")) return false;
     for (char c : value)
         if (c == '\r' || c == '\n' || c == '\0') return false;
     return true;

@@ -72,7 +72,14 @@ typedef struct gh_resumer gh_resumer;
 typedef struct gh_metric gh_metric;
 
 /* What a phase callback tells the host to do next. Returned as int32_t: any other value is
- * treated as GH_FAIL and logged. */
+ * treated as GH_FAIL and logged.
+ *   on_request  may return any of the four.
+ *   on_response may return GH_CONTINUE, GH_PAUSE or GH_FAIL (GH_RESPOND there is a GH_FAIL).
+ *   on_log      its value is ignored.
+ * After GH_RESPOND or GH_FAIL in on_request (and for the gateway's own error responses), the
+ * response still passes through on_response of every plugin whose on_request ran, in
+ * reverse order; a GH_FAIL in on_response replaces the response with a 500 and ends the
+ * phase. */
 enum {
     GH_CONTINUE = 0, /* go on with the next plugin / the request */
     GH_RESPOND = 1,  /* answer now with what respond() set; the upstream is not contacted */
@@ -135,7 +142,8 @@ typedef struct gh_host_api {
     uint64_t features; /* GH_FEATURE_* the host provides */
 
     /* Writes a line to the gateway's event log, attributed to the plugin. `message` is
-     * copied. Any thread. */
+     * copied. Any thread. `instance` must be the instance_host of one of this plugin's
+     * instances; with NULL nothing is logged. */
     void (*log)(const gh_instance_host* instance, int32_t level, gh_str message);
 
     /* Request attributes. The returned bytes belong to the host and stay valid until the
@@ -165,7 +173,9 @@ typedef struct gh_host_api {
     int32_t (*header_at)(gh_request* r, int32_t which, size_t index, gh_str* name, gh_str* value);
     /* The `nth` (0-based) header named `name`. */
     int32_t (*header_get)(gh_request* r, int32_t which, gh_str name, size_t nth, gh_str* value);
-    /* Replaces every header named `name` with one. */
+    /* Replaces every header named `name` with one. Names must be tokens and values must not
+     * contain CR, LF or NUL. The framing headers Content-Length and Transfer-Encoding belong
+     * to the host (body_set fixes the framing): setting or adding them returns 0. */
     int32_t (*header_set)(gh_request* r, int32_t which, gh_str name, gh_str value);
     int32_t (*header_add)(gh_request* r, int32_t which, gh_str name, gh_str value);
     /* Returns how many were removed. */
@@ -202,7 +212,13 @@ typedef struct gh_host_api {
      * request: the host calls the same phase callback of the same plugin again, with the
      * same *req_ctx, on the request's worker; keep your progress there. Call resume exactly
      * once per handle, even if the request ended meanwhile (then it does nothing); the handle
-     * is invalid afterwards. A request not resumed within the pause timeout fails with 504. */
+     * is invalid afterwards. resume() may run before the callback has even returned GH_PAUSE:
+     * the wake-up is queued to the worker, which handles it after the callback. If the
+     * callback returns anything but GH_PAUSE after pause(), the later resume does nothing.
+     * pause() returns NULL when the request cannot pause now (outside on_request and
+     * on_response, after the response head was sent, or a second time in one callback). A
+     * request not resumed within the pause timeout ([plugins] pause_timeout_ms) fails with
+     * 504. */
     gh_resumer* (*pause)(gh_request* r);
     void (*resume)(gh_resumer* resumer);
 
@@ -216,15 +232,18 @@ typedef struct gh_host_api {
      * across configuration reloads, namespaced per plugin name. Any thread.
      *
      * counter_add adds `delta` to the counter `key` in the fixed window of `window_ms`
-     * (aligned to the unix epoch) and reports the counts; delta 0 just reads. Counters of
-     * finished windows are evicted. */
+     * (aligned to the unix epoch) and reports the counts; delta 0 just reads. window_ms 0, or
+     * a key the host cannot track (its key cap is reached), returns 0. A counter is evicted
+     * once even its `previous` window is over (two windows without a hit). */
     int32_t (*counter_add)(gh_instance_host* instance, gh_str key, uint64_t window_ms, int64_t delta,
                            gh_counter_result* result);
     /* state_get copies the value of `key` into buf (at most `capacity` bytes), sets *length
      * to its full length and *version to its version; returns 0 when there is no such key
      * (then *version = 0). state_cas stores `value` if the current version is `expected`
      * (0 = must not exist), sets *version to the new version and returns 1; else returns 0
-     * and leaves the value alone. `ttl_ms` (0 = none) expires the key. */
+     * and leaves the value alone (state_get tells the current version). `ttl_ms` (0 = none)
+     * expires the key. Versions never repeat for the life of the process, also across
+     * expiry, so a stale version can never match. */
     int32_t (*state_get)(gh_instance_host* instance, gh_str key, char* buf, size_t capacity, size_t* length,
                          uint64_t* version);
     int32_t (*state_cas)(gh_instance_host* instance, gh_str key, uint64_t expected, gh_str value,
