@@ -17,19 +17,21 @@ TEST(SdkExample, BuiltOutOfTreeAgainstAnInstalledSdkAndLoadedByTheGateway) {
     std::string out;
 
     // 1. Install the SDK alone (headers, CMake package, pkg-config file) to a prefix.
-    ASSERT_EQ(runCommand({CMAKE_COMMAND_PATH, "-S", source + "/plugin-sdk", "-B", work.file("sdk-build"),
-                          "-DGATEHOUSE_PLUGIN_SDK_TESTS=OFF"},
+    ASSERT_EQ(runCommand({CMAKE_COMMAND_PATH, "-S", source + "/plugin-sdk", "-B",
+                          work.file("sdk-build"), "-DGATEHOUSE_PLUGIN_SDK_TESTS=OFF"},
                          &out),
               0)
         << out;
-    ASSERT_EQ(runCommand({CMAKE_COMMAND_PATH, "--install", work.file("sdk-build"), "--prefix", work.file("sdk")}, &out),
+    ASSERT_EQ(runCommand({CMAKE_COMMAND_PATH, "--install", work.file("sdk-build"), "--prefix",
+                          work.file("sdk")},
+                         &out),
               0)
         << out;
     ASSERT_TRUE(std::filesystem::exists(work.file("sdk/include/gatehouse/plugin.h")));
 
     // 2. Build the example against the installed prefix only.
-    ASSERT_EQ(runCommand({CMAKE_COMMAND_PATH, "-S", source + "/plugin-sdk/examples/add-header", "-B",
-                          work.file("ex-build"), "-DCMAKE_PREFIX_PATH=" + work.file("sdk"),
+    ASSERT_EQ(runCommand({CMAKE_COMMAND_PATH, "-S", source + "/plugin-sdk/examples/add-header",
+                          "-B", work.file("ex-build"), "-DCMAKE_PREFIX_PATH=" + work.file("sdk"),
                           "-DCMAKE_BUILD_TYPE=Release"},
                          &out),
               0)
@@ -52,18 +54,21 @@ TEST(SdkExample, BuiltOutOfTreeAgainstAnInstalledSdkAndLoadedByTheGateway) {
     EXPECT_NE(available.body.find("\"name\":\"add-header\""), std::string::npos) << available.body;
 
     const Response created =
-        admin(gw, "POST", "/plugins", R"({"name":"add-header","route":"r","config":{"name":"X-Added","value":"yes"}})");
+        admin(gw, "POST", "/plugins",
+              R"({"name":"add-header","route":"r","config":{"name":"X-Added","value":"yes"}})");
     ASSERT_EQ(created.status, 201) << created.body;
     const Response r = roundTrip(gw.port(), "GET", "/hello");
     ASSERT_EQ(r.status, 200);
     EXPECT_EQ(r.echoedHeader("x-added"), "yes");
 
     // Its schema is enforced by the gateway, and its own validation reaches the client.
-    const Response badSchema = admin(gw, "POST", "/plugins", R"({"name":"add-header","config":{"value":"v"}})");
+    const Response badSchema =
+        admin(gw, "POST", "/plugins", R"({"name":"add-header","config":{"value":"v"}})");
     EXPECT_EQ(badSchema.status, 400) << badSchema.body;
     EXPECT_NE(badSchema.body.find("config"), std::string::npos) << badSchema.body;
     const Response badName =
-        admin(gw, "POST", "/plugins", R"({"name":"add-header","config":{"name":"Bad Name","value":"v"}})");
+        admin(gw, "POST", "/plugins",
+              R"({"name":"add-header","config":{"name":"Bad Name","value":"v"}})");
     EXPECT_EQ(badName.status, 400) << badName.body;
 }
 

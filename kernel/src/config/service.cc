@@ -84,6 +84,22 @@ std::string quoted(const std::string& s) {
     return "'" + s + "'";
 }
 
+/// The names of the routes in `doc` that send traffic to `upstream`.
+std::vector<std::string> routeNamesUsing(const ConfigDocument& doc, const std::string& upstream) {
+    std::vector<std::string> names;
+    for (const auto& r : doc.routes)
+        if (r.upstream == upstream) names.push_back(r.meta.name);
+    return names;
+}
+
+/// The same, comma-separated, for messages.
+std::string routesUsingIn(const ConfigDocument& doc, const std::string& upstream) {
+    std::string out;
+    for (const auto& n : routeNamesUsing(doc, upstream))
+        out += (out.empty() ? "" : ", ") + n;
+    return out;
+}
+
 /// Routes name their upstream (by name, never by id).
 void checkUpstreamExists(const ConfigDocument& doc, const std::string& name) {
     for (const auto& u : doc.upstreams)
@@ -142,10 +158,7 @@ std::optional<RouteSpec> ConfigService::route(const std::string& idOrName) const
 }
 
 std::vector<std::string> ConfigService::routesUsing(const std::string& upstreamName) const {
-    std::vector<std::string> names;
-    for (const auto& r : current()->doc->routes)
-        if (r.upstream == upstreamName) names.push_back(r.meta.name);
-    return names;
+    return routeNamesUsing(*current()->doc, upstreamName);
 }
 
 WriteResult ConfigService::write(ConfigDocument candidate, const std::string& actor,
@@ -200,119 +213,160 @@ WriteResult ConfigService::write(ConfigDocument candidate, const std::string& ac
     return result;
 }
 
-WriteResult ConfigService::createUpstream(UpstreamSpec spec, const std::string& actor) {
-    std::lock_guard lock(writeMutex_);
-    ConfigDocument doc = *current()->doc;
-    if (!spec.meta.generatedId && findIn(doc.upstreams, spec.meta.id) != doc.upstreams.end())
-        throw Conflict("an upstream with id " + spec.meta.id + " exists",
-                       {{"id", "is already used"}});
-    checkUnique(doc.upstreams, spec, "upstream");
-    const std::string name = spec.meta.name;
-    doc.upstreams.push_back(std::move(spec));
-    return write(std::move(doc), actor, "create", "create upstream " + quoted(name), false);
-}
-
-WriteResult ConfigService::putUpstream(const std::string& idOrName, UpstreamSpec spec,
-                                       const std::string& actor) {
-    std::lock_guard lock(writeMutex_);
-    ConfigDocument doc = *current()->doc;
-    auto it = findIn(doc.upstreams, idOrName);
-    if (it == doc.upstreams.end()) {
-        if (looksLikeUuid(idOrName)) spec.meta.id = canonicalKey(idOrName);
-        checkUnique(doc.upstreams, spec, "upstream");
-        const std::string name = spec.meta.name;
-        doc.upstreams.push_back(std::move(spec));
-        return write(std::move(doc), actor, "create", "create upstream " + quoted(name), false);
+/// How each kind of entity lives in the document, and what it must check or carry along
+/// when one is written or removed: the rest of a write is the same for every kind.
+template <>
+struct ConfigService::Kind<UpstreamSpec> {
+    static constexpr const char* kName = "upstream";
+    static std::vector<UpstreamSpec>& list(ConfigDocument& d) { return d.upstreams; }
+    static void beforeWrite(const ConfigService&, ConfigDocument& doc, UpstreamSpec& spec,
+                            const UpstreamSpec* old) {
+        if (!old || spec.meta.name == old->meta.name) return;
+        if (const std::string users = routesUsingIn(doc, old->meta.name); !users.empty())
+            throw Conflict("upstream " + quoted(old->meta.name) +
+                               " cannot be renamed: routes use it (" + users + ")",
+                           {{"name", "is referenced by routes: " + users}});
     }
-    spec.meta.id = it->meta.id;
-    spec.meta.createdAt = it->meta.createdAt;
-    checkUnique(doc.upstreams, spec, "upstream");
-    if (spec.meta.name != it->meta.name) {
-        const auto users = routesUsing(it->meta.name);
-        if (!users.empty()) {
-            std::string list;
-            for (const auto& r : users)
-                list += (list.empty() ? "" : ", ") + r;
-            throw Conflict("upstream " + quoted(it->meta.name) +
-                               " cannot be renamed: routes use it (" + list + ")",
-                           {{"name", "is referenced by routes: " + list}});
+    static void beforeRemove(ConfigDocument& doc, const UpstreamSpec& old) {
+        if (const std::string users = routesUsingIn(doc, old.meta.name); !users.empty())
+            throw Conflict("upstream " + quoted(old.meta.name) + " is used by routes: " + users);
+    }
+};
+
+template <>
+struct ConfigService::Kind<RouteSpec> {
+    static constexpr const char* kName = "route";
+    static std::vector<RouteSpec>& list(ConfigDocument& d) { return d.routes; }
+    static void beforeWrite(const ConfigService&, ConfigDocument& doc, RouteSpec& spec,
+                            const RouteSpec* old) {
+        checkUpstreamExists(doc, spec.upstream);
+        if (old) {
+            spec.position = old->position;
+            for (auto& p : doc.plugins)
+                if (p.route == old->meta.name) p.route = spec.meta.name;  // a rename keeps them
+            return;
         }
-    }
-    const std::string name = spec.meta.name;
-    *it = std::move(spec);
-    return write(std::move(doc), actor, "update", "update upstream " + quoted(name), false);
-}
-
-WriteResult ConfigService::deleteUpstream(const std::string& idOrName, const std::string& actor) {
-    std::lock_guard lock(writeMutex_);
-    ConfigDocument doc = *current()->doc;
-    auto it = findIn(doc.upstreams, idOrName);
-    if (it == doc.upstreams.end()) throw NotFound("no upstream " + quoted(idOrName));
-    const auto users = routesUsing(it->meta.name);
-    if (!users.empty()) {
-        std::string list;
-        for (const auto& r : users)
-            list += (list.empty() ? "" : ", ") + r;
-        throw Conflict("upstream " + quoted(it->meta.name) + " is used by routes: " + list);
-    }
-    const std::string name = it->meta.name;
-    doc.upstreams.erase(it);
-    return write(std::move(doc), actor, "delete", "delete upstream " + quoted(name), false);
-}
-
-WriteResult ConfigService::createRoute(RouteSpec spec, const std::string& actor) {
-    std::lock_guard lock(writeMutex_);
-    ConfigDocument doc = *current()->doc;
-    if (!spec.meta.generatedId && findIn(doc.routes, spec.meta.id) != doc.routes.end())
-        throw Conflict("a route with id " + spec.meta.id + " exists", {{"id", "is already used"}});
-    checkUnique(doc.routes, spec, "route");
-    checkUpstreamExists(doc, spec.upstream);
-    int64_t last = -1;
-    for (const auto& r : doc.routes)
-        last = std::max(last, r.position);
-    spec.position = last + 1;
-    const std::string name = spec.meta.name;
-    doc.routes.push_back(std::move(spec));
-    return write(std::move(doc), actor, "create", "create route " + quoted(name), false);
-}
-
-WriteResult ConfigService::putRoute(const std::string& idOrName, RouteSpec spec,
-                                    const std::string& actor) {
-    std::lock_guard lock(writeMutex_);
-    ConfigDocument doc = *current()->doc;
-    checkUpstreamExists(doc, spec.upstream);
-    auto it = findIn(doc.routes, idOrName);
-    if (it == doc.routes.end()) {
-        if (looksLikeUuid(idOrName)) spec.meta.id = canonicalKey(idOrName);
-        checkUnique(doc.routes, spec, "route");
-        int64_t last = -1;
+        int64_t last = -1;  // a new route goes last in the table
         for (const auto& r : doc.routes)
             last = std::max(last, r.position);
         spec.position = last + 1;
-        const std::string name = spec.meta.name;
-        doc.routes.push_back(std::move(spec));
-        return write(std::move(doc), actor, "create", "create route " + quoted(name), false);
     }
-    spec.meta.id = it->meta.id;
-    spec.meta.createdAt = it->meta.createdAt;
-    spec.position = it->position;
-    checkUnique(doc.routes, spec, "route");
-    const std::string name = spec.meta.name;
-    for (auto& p : doc.plugins)
-        if (p.route == it->meta.name) p.route = name;  // a rename keeps the route's plugins
-    *it = std::move(spec);
-    return write(std::move(doc), actor, "update", "update route " + quoted(name), false);
-}
+    static void beforeRemove(ConfigDocument& doc, const RouteSpec& old) {
+        std::erase_if(doc.plugins, [&](const PluginSpec& p) { return p.route == old.meta.name; });
+    }
+};
 
-WriteResult ConfigService::deleteRoute(const std::string& idOrName, const std::string& actor) {
+template <>
+struct ConfigService::Kind<PluginSpec> {
+    static constexpr const char* kName = "plugin";
+    static std::vector<PluginSpec>& list(ConfigDocument& d) { return d.plugins; }
+    static void beforeWrite(const ConfigService& service, ConfigDocument& doc, PluginSpec& spec,
+                            const PluginSpec*) {
+        service.checkPlugin(doc, spec);
+    }
+    static void beforeRemove(ConfigDocument&, const PluginSpec&) {}
+};
+
+/// POST (key == nullptr) or PUT (create or replace the entity `*key`).
+template <typename Spec>
+WriteResult ConfigService::putEntity(const std::string* key, Spec spec, const std::string& actor) {
+    using K = Kind<Spec>;
     std::lock_guard lock(writeMutex_);
     ConfigDocument doc = *current()->doc;
-    auto it = findIn(doc.routes, idOrName);
-    if (it == doc.routes.end()) throw NotFound("no route " + quoted(idOrName));
-    const std::string name = it->meta.name;
-    doc.routes.erase(it);
-    std::erase_if(doc.plugins, [&](const PluginSpec& p) { return p.route == name; });
-    return write(std::move(doc), actor, "delete", "delete route " + quoted(name), false);
+    auto& list = K::list(doc);
+    auto it = list.end();
+    if (key) {
+        // Plugin instances have no unique name: a PUT addresses them by id only.
+        if (std::is_same_v<Spec, PluginSpec> && !looksLikeUuid(*key))
+            throw NotFound(std::string(K::kName) + "s are addressed by id; " + quoted(*key) +
+                           " is not a UUID");
+        it = findIn(list, *key);
+        if (it == list.end() && looksLikeUuid(*key)) spec.meta.id = canonicalKey(*key);
+    } else if (!spec.meta.generatedId && findIn(list, spec.meta.id) != list.end()) {
+        throw Conflict(std::string("a ") + K::kName + " with id " + spec.meta.id + " exists",
+                       {{"id", "is already used"}});
+    }
+    const Spec* old = it == list.end() ? nullptr : &*it;
+    if (old) {
+        spec.meta.id = old->meta.id;
+        spec.meta.createdAt = old->meta.createdAt;
+    }
+    if constexpr (!std::is_same_v<Spec, PluginSpec>) checkUnique(list, spec, K::kName);
+    K::beforeWrite(*this, doc, spec, old);
+    const std::string what =
+        std::string(old ? "update " : "create ") + K::kName + " " + quoted(spec.meta.name);
+    const char* action = old ? "update" : "create";
+    const std::string id = spec.meta.id;
+    if (old)
+        *it = std::move(spec);
+    else
+        list.push_back(std::move(spec));
+    if constexpr (!std::is_same_v<Spec, PluginSpec>) {
+        return write(std::move(doc), actor, action, what, false);
+    } else {
+        // Compiling the document reports a refused instance as "plugins[i].config"; for a
+        // write of one plugin, say "config" as its schema errors do.
+        sortPlugins(doc);
+        size_t index = 0;
+        while (index < doc.plugins.size() && doc.plugins[index].meta.id != id)
+            ++index;
+        try {
+            return write(std::move(doc), actor, action, what, false);
+        } catch (const ValidationError& e) {
+            const std::string prefix = "plugins[" + std::to_string(index) + "]";
+            FieldErrors fields;
+            for (const auto& [k, v] : e.fields)
+                fields.emplace(k.rfind(prefix + ".", 0) == 0 ? k.substr(prefix.size() + 1) : k, v);
+            throw ValidationError(e.what(), std::move(fields));
+        }
+    }
+}
+
+template <typename Spec>
+WriteResult ConfigService::removeEntity(const std::string& key, const std::string& actor) {
+    using K = Kind<Spec>;
+    std::lock_guard lock(writeMutex_);
+    ConfigDocument doc = *current()->doc;
+    auto& list = K::list(doc);
+    const bool addressable = !std::is_same_v<Spec, PluginSpec> || looksLikeUuid(key);
+    auto it = addressable ? findIn(list, key) : list.end();
+    if (it == list.end()) throw NotFound(std::string("no ") + K::kName + " " + quoted(key));
+    const Spec old = *it;
+    list.erase(it);
+    K::beforeRemove(doc, old);
+    return write(std::move(doc), actor, "delete",
+                 std::string("delete ") + K::kName + " " + quoted(old.meta.name), false);
+}
+
+WriteResult ConfigService::createUpstream(UpstreamSpec spec, const std::string& actor) {
+    return putEntity(nullptr, std::move(spec), actor);
+}
+WriteResult ConfigService::putUpstream(const std::string& idOrName, UpstreamSpec spec,
+                                       const std::string& actor) {
+    return putEntity(&idOrName, std::move(spec), actor);
+}
+WriteResult ConfigService::deleteUpstream(const std::string& idOrName, const std::string& actor) {
+    return removeEntity<UpstreamSpec>(idOrName, actor);
+}
+WriteResult ConfigService::createRoute(RouteSpec spec, const std::string& actor) {
+    return putEntity(nullptr, std::move(spec), actor);
+}
+WriteResult ConfigService::putRoute(const std::string& idOrName, RouteSpec spec,
+                                    const std::string& actor) {
+    return putEntity(&idOrName, std::move(spec), actor);
+}
+WriteResult ConfigService::deleteRoute(const std::string& idOrName, const std::string& actor) {
+    return removeEntity<RouteSpec>(idOrName, actor);
+}
+WriteResult ConfigService::createPlugin(PluginSpec spec, const std::string& actor) {
+    return putEntity(nullptr, std::move(spec), actor);
+}
+WriteResult ConfigService::putPlugin(const std::string& id, PluginSpec spec,
+                                     const std::string& actor) {
+    return putEntity(&id, std::move(spec), actor);
+}
+WriteResult ConfigService::deletePlugin(const std::string& id, const std::string& actor) {
+    return removeEntity<PluginSpec>(id, actor);
 }
 
 std::optional<PluginSpec> ConfigService::plugin(const std::string& id) const {
@@ -344,47 +398,6 @@ void ConfigService::checkPlugin(const ConfigDocument& doc, const PluginSpec& spe
                                " is already configured for this scope (" + p.meta.id + ")",
                            {{"name", "is already configured for this route and consumer"}});
     }
-}
-
-WriteResult ConfigService::createPlugin(PluginSpec spec, const std::string& actor) {
-    std::lock_guard lock(writeMutex_);
-    ConfigDocument doc = *current()->doc;
-    if (!spec.meta.generatedId && findIn(doc.plugins, spec.meta.id) != doc.plugins.end())
-        throw Conflict("a plugin with id " + spec.meta.id + " exists", {{"id", "is already used"}});
-    checkPlugin(doc, spec);
-    const std::string name = spec.meta.name;
-    doc.plugins.push_back(std::move(spec));
-    return write(std::move(doc), actor, "create", "create plugin " + quoted(name), false);
-}
-
-WriteResult ConfigService::putPlugin(const std::string& id, PluginSpec spec,
-                                     const std::string& actor) {
-    std::lock_guard lock(writeMutex_);
-    if (!looksLikeUuid(id))
-        throw NotFound("plugins are addressed by id; " + quoted(id) + " is not a UUID");
-    ConfigDocument doc = *current()->doc;
-    auto it = findIn(doc.plugins, id);
-    spec.meta.id = canonicalKey(id);
-    if (it != doc.plugins.end()) spec.meta.createdAt = it->meta.createdAt;
-    checkPlugin(doc, spec);
-    const std::string name = spec.meta.name;
-    const bool exists = it != doc.plugins.end();
-    if (exists)
-        *it = std::move(spec);
-    else
-        doc.plugins.push_back(std::move(spec));
-    return write(std::move(doc), actor, exists ? "update" : "create",
-                 (exists ? "update plugin " : "create plugin ") + quoted(name), false);
-}
-
-WriteResult ConfigService::deletePlugin(const std::string& id, const std::string& actor) {
-    std::lock_guard lock(writeMutex_);
-    ConfigDocument doc = *current()->doc;
-    auto it = looksLikeUuid(id) ? findIn(doc.plugins, id) : doc.plugins.end();
-    if (it == doc.plugins.end()) throw NotFound("no plugin " + quoted(id));
-    const std::string name = it->meta.name;
-    doc.plugins.erase(it);
-    return write(std::move(doc), actor, "delete", "delete plugin " + quoted(name), false);
 }
 
 WriteResult ConfigService::replaceAll(ConfigDocument doc, const std::string& actor,

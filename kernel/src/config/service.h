@@ -93,6 +93,12 @@ public:
     Store& store() { return store_; }
 
 private:
+    template <typename Spec>
+    struct Kind;  // per-entity-kind rules (service.cc)
+    template <typename Spec>
+    WriteResult putEntity(const std::string* key, Spec spec, const std::string& actor);
+    template <typename Spec>
+    WriteResult removeEntity(const std::string& key, const std::string& actor);
     void checkPlugin(const ConfigDocument& doc, const PluginSpec& spec) const;
     WriteResult write(ConfigDocument candidate, const std::string& actor, const std::string& action,
                       const std::string& what, bool dryRun);

@@ -120,7 +120,8 @@ int32_t headerGet(gh_request* r, int32_t which, gh_str name, size_t nth, gh_str*
 /// framing headers are the host's (it rewrites them from the actual body).
 bool validField(std::string_view name, std::string_view value) {
     if (!http::isToken(name)) return false;
-    if (http::iequals(name, "content-length") || http::iequals(name, "transfer-encoding")) return false;
+    if (http::iequals(name, "content-length") || http::iequals(name, "transfer-encoding"))
+        return false;
     for (char c : value)
         if (c == '\r' || c == '\n' || c == '\0') return false;
     return true;

@@ -68,9 +68,29 @@ std::map<std::string, std::string> SchemaValidator::validate(const std::string& 
     if (validator.validate(*schema_, target, &results)) return errors;
     valijson::ValidationResults::Error e;
     while (results.popError(e)) {
+        std::string path = jsonPath(e.context, prefix);
+        std::string reason = e.description;
+        // valijson reports a missing or an unexpected property at the object holding it;
+        // point at the property itself, as a client filling in a form needs.
+        const size_t close = reason.rfind('\'');
+        const size_t open = close == std::string::npos || close == 0
+                                ? std::string::npos
+                                : reason.rfind('\'', close - 1);
+        if (open != std::string::npos) {
+            const std::string property = reason.substr(open + 1, close - open - 1);
+            if (reason.rfind("Missing required property", 0) == 0) {
+                path += "." + property;
+                reason = "is required";
+            } else if (reason.find(
+                           "could not be validated using 'properties' or 'additionalProperties'") !=
+                       std::string::npos) {
+                path += "." + property;
+                reason = "unknown property";
+            }
+        }
         // The first (outermost) reason per path is kept: "anyOf failed" after the specific
         // reason says less.
-        errors.emplace(jsonPath(e.context, prefix), e.description);
+        errors.emplace(std::move(path), std::move(reason));
     }
     return errors;
 }

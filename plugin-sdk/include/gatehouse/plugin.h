@@ -89,13 +89,13 @@ enum {
 
 /* Phases a descriptor implements (gh_plugin_descriptor.phases). */
 enum {
-    GH_PHASE_REQUEST = 1u << 0,       /* on_request */
-    GH_PHASE_RESPONSE = 1u << 1,      /* on_response */
-    GH_PHASE_LOG = 1u << 2,           /* on_log */
-    GH_PHASE_REQUEST_BODY = 1u << 3,  /* on_request runs after the whole request body was
-                                         read and buffered (body_get/body_set work on it) */
-    GH_PHASE_RESPONSE_BODY = 1u << 4  /* on_response runs after the whole response body was
-                                         read and buffered */
+    GH_PHASE_REQUEST = 1u << 0,      /* on_request */
+    GH_PHASE_RESPONSE = 1u << 1,     /* on_response */
+    GH_PHASE_LOG = 1u << 2,          /* on_log */
+    GH_PHASE_REQUEST_BODY = 1u << 3, /* on_request runs after the whole request body was
+                                        read and buffered (body_get/body_set work on it) */
+    GH_PHASE_RESPONSE_BODY = 1u << 4 /* on_response runs after the whole response body was
+                                        read and buffered */
 };
 
 /* Host capabilities (gh_host_api.features); a descriptor lists what it needs in
@@ -235,8 +235,8 @@ typedef struct gh_host_api {
      * (aligned to the unix epoch) and reports the counts; delta 0 just reads. window_ms 0, or
      * a key the host cannot track (its key cap is reached), returns 0. A counter is evicted
      * once even its `previous` window is over (two windows without a hit). */
-    int32_t (*counter_add)(gh_instance_host* instance, gh_str key, uint64_t window_ms, int64_t delta,
-                           gh_counter_result* result);
+    int32_t (*counter_add)(gh_instance_host* instance, gh_str key, uint64_t window_ms,
+                           int64_t delta, gh_counter_result* result);
     /* state_get copies the value of `key` into buf (at most `capacity` bytes), sets *length
      * to its full length and *version to its version; returns 0 when there is no such key
      * (then *version = 0). state_cas stores `value` if the current version is `expected`
@@ -244,8 +244,8 @@ typedef struct gh_host_api {
      * and leaves the value alone (state_get tells the current version). `ttl_ms` (0 = none)
      * expires the key. Versions never repeat for the life of the process, also across
      * expiry, so a stale version can never match. */
-    int32_t (*state_get)(gh_instance_host* instance, gh_str key, char* buf, size_t capacity, size_t* length,
-                         uint64_t* version);
+    int32_t (*state_get)(gh_instance_host* instance, gh_str key, char* buf, size_t capacity,
+                         size_t* length, uint64_t* version);
     int32_t (*state_cas)(gh_instance_host* instance, gh_str key, uint64_t expected, gh_str value,
                          uint64_t ttl_ms, uint64_t* version);
 } gh_host_api;
@@ -255,16 +255,16 @@ typedef struct gh_host_api {
  * the shared object is unloaded, which the host never does while an instance exists.
  */
 typedef struct gh_plugin_descriptor {
-    uint32_t struct_size;        /* sizeof(gh_plugin_descriptor) as the plugin was built */
-    uint32_t abi_major;          /* GH_ABI_MAJOR the plugin was built against */
-    uint32_t abi_minor;          /* the lowest host minor it needs */
-    uint32_t phases;             /* GH_PHASE_* bits */
-    uint64_t required_features;  /* GH_FEATURE_* bits */
-    const char* name;            /* NUL-terminated, [a-z0-9-]+, unique per gateway */
-    const char* version;         /* NUL-terminated, free form (e.g. "1.2.0") */
-    const char* description;     /* NUL-terminated, one line */
-    const char* config_schema;   /* NUL-terminated JSON Schema (draft 7) of the config */
-    int32_t default_priority;    /* higher runs earlier in on_request */
+    uint32_t struct_size;       /* sizeof(gh_plugin_descriptor) as the plugin was built */
+    uint32_t abi_major;         /* GH_ABI_MAJOR the plugin was built against */
+    uint32_t abi_minor;         /* the lowest host minor it needs */
+    uint32_t phases;            /* GH_PHASE_* bits */
+    uint64_t required_features; /* GH_FEATURE_* bits */
+    const char* name;           /* NUL-terminated, [a-z0-9-]+, unique per gateway */
+    const char* version;        /* NUL-terminated, free form (e.g. "1.2.0") */
+    const char* description;    /* NUL-terminated, one line */
+    const char* config_schema;  /* NUL-terminated JSON Schema (draft 7) of the config */
+    int32_t default_priority;   /* higher runs earlier in on_request */
     uint32_t reserved;
 
     /* Creates an instance for one configuration (the JSON text, already validated against
@@ -272,8 +272,8 @@ typedef struct gh_plugin_descriptor {
      * and returns 1. On failure writes a one-line reason (NUL-terminated, at most
      * error_capacity bytes) to `error` and returns 0: the configuration write is refused
      * with that reason. Called on a control thread, never on a worker. */
-    int32_t (*instance_create)(const gh_host_api* host, gh_instance_host* instance_host, gh_str config,
-                               void** instance, char* error, size_t error_capacity);
+    int32_t (*instance_create)(const gh_host_api* host, gh_instance_host* instance_host,
+                               gh_str config, void** instance, char* error, size_t error_capacity);
     /* Destroys an instance after its last request finished. Control thread. */
     void (*instance_destroy)(void* instance);
 
@@ -292,7 +292,8 @@ typedef struct gh_plugin_descriptor {
 typedef const gh_plugin_descriptor* (*gh_plugin_entry_fn)(const gh_host_api* host, uint32_t index);
 #define GH_PLUGIN_ENTRY_SYMBOL "gatehouse_plugin_entry_v1"
 
-GH_EXPORT const gh_plugin_descriptor* gatehouse_plugin_entry_v1(const gh_host_api* host, uint32_t index);
+GH_EXPORT const gh_plugin_descriptor* gatehouse_plugin_entry_v1(const gh_host_api* host,
+                                                                uint32_t index);
 
 #ifndef __cplusplus
 /* Convenience for literals in C: GH_STR("x-header"). (C++: gatehouse::str in plugin.hpp.) */
