@@ -76,6 +76,27 @@ bool namedInConnection(const HeaderList& headers, std::string_view name) {
     return found;
 }
 
+ConnectionTokens::ConnectionTokens(const HeaderList& headers) {
+    for (const auto& f : headers.fields()) {
+        if (f.name.size() != 10 || !iequals(f.name, "connection")) continue;
+        forEachListElement(f.value, [&](std::string_view item) {
+            if (count_ < kMax)
+                tokens_[count_++] = item;
+            else
+                overflow_ = true;
+        });
+    }
+}
+
+bool ConnectionTokens::contains(std::string_view name) const {
+    // A flood of Connection tokens is an attack or a bug: forward none of the named headers
+    // rather than scanning without bound.
+    if (overflow_) return true;
+    for (size_t i = 0; i < count_; ++i)
+        if (iequals(tokens_[i], name)) return true;
+    return false;
+}
+
 bool connectionHas(const HeaderList& headers, std::string_view token) {
     return namedInConnection(headers, token);
 }

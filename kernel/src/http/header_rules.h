@@ -22,6 +22,21 @@ HeaderClass classifyResponseHeader(std::string_view name);
 /// too, RFC 9110 7.6.1).
 bool namedInConnection(const HeaderList& headers, std::string_view name);
 
+/// The tokens of a message's Connection headers, collected once: checking each header
+/// against them is then O(tokens), not a rescan of every Connection header.
+class ConnectionTokens {
+public:
+    explicit ConnectionTokens(const HeaderList& headers);
+    bool contains(std::string_view name) const;
+    bool empty() const { return count_ == 0; }
+
+private:
+    static constexpr size_t kMax = 16;  // more than this in one message: treated as all listed
+    std::string_view tokens_[kMax];
+    size_t count_ = 0;
+    bool overflow_ = false;
+};
+
 /// True when some Connection header carries `token` (e.g. "close", "keep-alive").
 bool connectionHas(const HeaderList& headers, std::string_view token);
 

@@ -21,8 +21,9 @@ size_t HeaderList::count(std::string_view name) const {
 }
 
 std::string_view HeaderList::keep(std::string_view s) {
-    owned_.emplace_back(s);
-    return owned_.back();
+    if (!owned_) owned_ = std::make_unique<std::deque<std::string>>();
+    owned_->emplace_back(s);
+    return owned_->back();
 }
 
 void HeaderList::add(std::string_view name, std::string_view value) {
@@ -42,7 +43,10 @@ size_t HeaderList::remove(std::string_view name) {
 }
 
 void RawBytes::assign(const char* p, size_t n) {
-    data_ = std::make_unique_for_overwrite<char[]>(n ? n : 1);
+    if (n > capacity_ || !data_) {
+        capacity_ = n < 512 ? 512 : n;
+        data_ = std::make_unique_for_overwrite<char[]>(capacity_);
+    }
     if (n) std::memcpy(data_.get(), p, n);
     size_ = n;
 }

@@ -38,19 +38,23 @@ public:
     size_t remove(std::string_view name);
     void clear() {
         fields_.clear();
-        owned_.clear();
+        if (owned_) owned_->clear();
     }
 
 private:
     std::string_view keep(std::string_view s);
 
     std::vector<HeaderField> fields_;
-    std::deque<std::string> owned_;
+    // Created on first use: a default-constructed std::deque allocates (libstdc++), and most
+    // messages never get a header added after parsing.
+    std::unique_ptr<std::deque<std::string>> owned_;
 };
 
 /// Bytes copied from the wire, kept at a stable address (views point into them).
 class RawBytes {
 public:
+    /// Copies; reuses the storage when it is large enough (messages of a connection are
+    /// about the same size, so this allocates once per connection, not per request).
     void assign(const char* p, size_t n);
     std::string_view view(uint32_t off, uint32_t len) const { return {data_.get() + off, len}; }
     size_t size() const { return size_; }
@@ -58,6 +62,7 @@ public:
 private:
     std::unique_ptr<char[]> data_;
     size_t size_ = 0;
+    size_t capacity_ = 0;
 };
 
 enum class Framing : uint8_t {

@@ -70,11 +70,16 @@ public:
         end_ = n;
     }
 
-    /// Frees the storage of an empty buffer (idle keep-alive connections keep no buffers).
+    /// Frees the storage of an empty buffer.
     void release() {
         if (!empty()) return;
         data_.reset();
         capacity_ = begin_ = end_ = 0;
+    }
+    /// Between requests: an empty buffer keeps storage up to `keep` bytes (so a keep-alive
+    /// connection does not allocate per request) and gives back what a large body grew.
+    void trim(size_t keep) {
+        if (empty() && capacity_ > keep) release();
     }
 
 private:

@@ -19,6 +19,8 @@ namespace gatehouse::proxy {
 namespace {
 
 constexpr uint32_t kLingerMs = 5000;
+/// Buffer storage a keep-alive connection keeps between requests.
+constexpr size_t kKeptBufferBytes = 16 * 1024;
 constexpr size_t kMaxPipelinedBytes = 64 * 1024;
 
 bool isIdempotent(uint8_t method) {
@@ -124,7 +126,7 @@ bool ClientConnection::step() {
 }
 
 bool ClientConnection::readInput() {
-    size_t want = 16 * 1024;
+    size_t want = 4096;  // heads are small; bodies read in 64 KiB below
     switch (phase_) {
         case Phase::kIdle:
         case Phase::kHead: {
@@ -313,8 +315,9 @@ bool ClientConnection::finishExchangeIfDone() {
     phaseSinceMs_ = worker_.loop().nowMs();
     parser_.resume();
     parser_.setLimits(worker_.snapshot().settings->limits);
-    if (in_.empty()) in_.release();  // idle keep-alive connections hold no buffers
-    out_.release();
+    // Keep small buffers for the next request; give back what a large body grew.
+    in_.trim(kKeptBufferBytes);
+    out_.trim(kKeptBufferBytes);
     return true;
 }
 
@@ -344,7 +347,8 @@ void ClientConnection::endExchange() {
     // Plugins get on_log and on_done however the request ended (served, failed, abandoned).
     if (ex_->plugins.chain) worker_.plugins().end(*ex_);
     releaseUpstream(false);
-    ex_.reset();
+    ex_->recycle();
+    spare_ = std::move(ex_);
 }
 
 void ClientConnection::closeNow() {
@@ -455,7 +459,7 @@ http::ParserSink::HeadAction ClientConnection::onHeadComplete() {
 }
 
 void ClientConnection::beginExchange() {
-    if (!ex_) ex_ = std::make_unique<Exchange>();
+    if (!ex_) ex_ = spare_ ? std::move(spare_) : std::make_unique<Exchange>();
     Exchange& ex = *ex_;
     ex.snapshot = worker_.pinSnapshot();
     ex.startUs = net::monotonicUs();
@@ -763,7 +767,7 @@ void ClientConnection::releaseUpstream(bool reuse) {
 void ClientConnection::respondLocal(int status, std::string_view message, bool close) {
     if (!ex_) {
         // An error before any request head was complete (parse error, timeout).
-        ex_ = std::make_unique<Exchange>();
+        ex_ = spare_ ? std::move(spare_) : std::make_unique<Exchange>();
         ex_->snapshot = worker_.pinSnapshot();
         ex_->startUs = net::monotonicUs();
         worker_.ids().next(ex_->requestIdBuf);

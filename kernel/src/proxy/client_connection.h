@@ -145,8 +145,9 @@ private:
     http::HttpParser parser_;
     net::ByteBuffer in_;
     net::ByteBuffer out_;
-    size_t fed_ = 0;  // bytes of in_ given to the parser while the head is incomplete
-    std::unique_ptr<Exchange> ex_;
+    size_t fed_ = 0;                // bytes of in_ given to the parser while the head is incomplete
+    std::unique_ptr<Exchange> ex_;  // the request in flight
+    std::unique_ptr<Exchange> spare_;  // the previous one, recycled for the next
     net::Timer timer_;
 
     Phase phase_ = Phase::kIdle;

@@ -108,6 +108,31 @@ struct Exchange {
     ClientFraming clientFraming = ClientFraming::kNone;
     int status = 0;
     uint64_t startUs = 0;
+
+    /// Makes this a fresh exchange for the connection's next request, keeping the storage
+    /// that would otherwise be allocated again (head copies, header lists, the upstream head).
+    void recycle() {
+        http::RawBytes reqRaw = std::move(req.raw), respRaw = std::move(resp.raw);
+        http::HeaderList reqHeaders = std::move(req.headers), respHeaders = std::move(resp.headers);
+        std::string head = std::move(upstreamHead), path = std::move(upstreamPath);
+        std::vector<void*> ctx = std::move(plugins.ctx);
+        std::vector<uint8_t> saw = std::move(plugins.saw);
+        *this = Exchange{};
+        ctx.clear();
+        saw.clear();
+        plugins.ctx = std::move(ctx);
+        plugins.saw = std::move(saw);
+        req.raw = std::move(reqRaw);
+        resp.raw = std::move(respRaw);
+        reqHeaders.clear();
+        respHeaders.clear();
+        req.headers = std::move(reqHeaders);
+        resp.headers = std::move(respHeaders);
+        head.clear();
+        path.clear();
+        upstreamHead = std::move(head);
+        upstreamPath = std::move(path);
+    }
 };
 
 }  // namespace gatehouse::proxy

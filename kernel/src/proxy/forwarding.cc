@@ -55,11 +55,11 @@ void writeUpstreamRequestHead(std::string& out, const http::RequestHead& req, st
     // Client copies of gateway-owned headers are kept only from trusted peers.
     std::string xff;
     std::string_view xfProto, xfHost, xfPort;
-    const bool hasConnection = req.headers.count("connection") > 0;
+    const http::ConnectionTokens named(req.headers);
     for (const auto& f : req.headers.fields()) {
         switch (http::classifyRequestHeader(f.name)) {
             case http::HeaderClass::kForward:
-                if (hasConnection && http::namedInConnection(req.headers, f.name)) continue;
+                if (!named.empty() && named.contains(f.name)) continue;
                 appendHeader(out, f.name, f.value);
                 break;
             case http::HeaderClass::kGatewayOwned:
@@ -111,10 +111,10 @@ void writeClientResponseHead(net::ByteBuffer& out, const http::ResponseHead& res
     out.append(" ", 1);
     out.append(resp.reason.empty() ? http::reasonPhrase(resp.status) : resp.reason);
     out.append("\r\n", 2);
-    const bool hasConnection = resp.headers.count("connection") > 0;
+    const http::ConnectionTokens named(resp.headers);
     for (const auto& f : resp.headers.fields()) {
         if (http::classifyResponseHeader(f.name) != http::HeaderClass::kForward) continue;
-        if (hasConnection && http::namedInConnection(resp.headers, f.name)) continue;
+        if (!named.empty() && named.contains(f.name)) continue;
         appendHeader(out, f.name, f.value);
     }
     appendHeader(out, "X-Request-Id", requestId);

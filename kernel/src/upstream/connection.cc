@@ -89,8 +89,9 @@ void UpstreamConnection::parkIdle(ConnectionPool* pool, uint64_t idleDeadlineMs)
     owner_ = nullptr;
     idleDeadline_ = idleDeadlineMs;
     ++requestsServed_;
-    in_.release();
-    out_.release();
+    // Pooled connections keep small buffers: the next request would allocate them again.
+    in_.trim(16 * 1024);
+    out_.trim(16 * 1024);
     armTimer();
 }
 
