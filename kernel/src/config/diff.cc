@@ -2,6 +2,8 @@
 
 #include <map>
 #include <sstream>
+#include <string_view>
+#include <unordered_map>
 
 #include "config/codec.h"
 
@@ -31,18 +33,31 @@ std::string displayName(const Spec& s) {
 template <typename Spec>
 void diffList(EntityKind kind, const std::vector<Spec>& before, std::vector<Spec>& after,
               int64_t now, std::vector<StoredChange>& out) {
-    std::map<std::string, const Spec*> old;
-    for (const auto& s : before)
-        old[s.meta.id] = &s;
-    for (auto& s : after) {
-        auto it = old.find(s.meta.id);
-        const Spec* prev = it == old.end() ? nullptr : it->second;
+    // A write usually touches one entity of a sorted list: pair entities by position while
+    // the ids line up, and index the rest by id only once they stop doing so.
+    std::vector<bool> matched(before.size(), false);
+    std::unordered_map<std::string_view, size_t> byId;
+    bool indexed = false;
+    auto previous = [&](size_t i, const std::string& id) -> const Spec* {
+        if (!indexed && i < before.size() && before[i].meta.id == id) return &before[i];
+        if (!indexed) {
+            byId.reserve(before.size());
+            for (size_t j = 0; j < before.size(); ++j)
+                byId.emplace(before[j].meta.id, j);
+            indexed = true;
+        }
+        auto it = byId.find(id);
+        return it == byId.end() ? nullptr : &before[it->second];
+    };
+    for (size_t i = 0; i < after.size(); ++i) {
+        auto& s = after[i];
+        const Spec* prev = previous(i, s.meta.id);
+        if (prev) matched[static_cast<size_t>(prev - before.data())] = true;
         // Structural equality (timestamps aside; a route's position included): comparing
         // JSON renderings would serialize every entity twice on every write.
         if (prev && *prev == s) {
             s.meta.createdAt = prev->meta.createdAt;
             s.meta.updatedAt = prev->meta.updatedAt;
-            old.erase(it);
             continue;
         }
         s.meta.createdAt =
@@ -59,10 +74,10 @@ void diffList(EntityKind kind, const std::vector<Spec>& before, std::vector<Spec
             c.afterPosition = s.position;
         }
         out.push_back(std::move(c));
-        if (prev) old.erase(it);
     }
-    for (const auto& s : before) {
-        if (!old.count(s.meta.id)) continue;
+    for (size_t j = 0; j < before.size(); ++j) {
+        if (matched[j]) continue;
+        const Spec& s = before[j];
         StoredChange c;
         c.kind = kind;
         c.id = s.meta.id;

@@ -84,6 +84,26 @@ TEST(DiffComputeChanges, EntitiesAreMatchedById) {
     }
 }
 
+TEST(DiffComputeChanges, ShiftedAndSwappedEntitiesAreStillMatchedById) {
+    ConfigDocument before = base();
+    RouteSpec third = before.routes[1];
+    third.meta.id = newUuid();
+    third.meta.name = "third";
+    third.position = 2;
+    before.routes.push_back(third);
+    // Removing the first route shifts the others down one slot; swapping the upstreams moves
+    // both: neither may read as a remove-and-add of the entities that only moved.
+    ConfigDocument after = before;
+    after.routes.erase(after.routes.begin());
+    std::swap(after.upstreams[0], after.upstreams[1]);
+    const auto changes = computeChanges(before, after, 5000);
+    EXPECT_EQ(describeAll(changes), (Lines{"- route web"}));
+    ASSERT_EQ(changes.size(), 1u);
+    EXPECT_EQ(changes[0].id, before.routes[0].meta.id);
+    for (const auto& r : after.routes)
+        EXPECT_EQ(r.meta.updatedAt, 100) << r.meta.name << " only moved";
+}
+
 TEST(DiffComputeChanges, AddedRemovedAndChangedEntities) {
     const ConfigDocument before = base();
     ConfigDocument after = before;
