@@ -9,6 +9,7 @@
 #
 # Usage: bench/admin_writes.sh
 # Env:   ROUTES (10000)  WRITES (20)  CONNECTIONS (50)  DURATION seconds (10)  WARMUP (2)
+#        WRITE_RATE: pace the burst, e.g. 10/s (curl --rate); unset = back to back
 #        GATEHOUSE_BIN (build-bench/gatehouse, built if missing)  KEEP_TMP=1  BENCH_SKIP_DEPS=1
 set -euo pipefail
 
@@ -20,6 +21,8 @@ WRITES=${WRITES:-20}
 bench_knobs
 bench_require_uint ROUTES "$ROUTES" 2
 bench_require_uint WRITES "$WRITES" 1
+WRITE_RATE=${WRITE_RATE:-}
+[[ -z "$WRITE_RATE" || "$WRITE_RATE" =~ ^[0-9]+/(s|m)$ ]] || bench_die "WRITE_RATE must look like 10/s, not '$WRITE_RATE'"
 
 bench_init
 bench_ensure_deps
@@ -77,7 +80,7 @@ config_version() {
 }
 version_before=$(config_version)
 # Line-buffered so the status codes written before the kill below reach the file.
-stdbuf -oL curl -sS -K "$burst_cfg" >"$burst_out" &
+stdbuf -oL curl -sS ${WRITE_RATE:+--rate "$WRITE_RATE"} -K "$burst_cfg" >"$burst_out" &
 burst_pid=$!
 bench_measure gatehouse "$GH_PID" "$URL"
 p99_burst=$M_P99
@@ -97,7 +100,8 @@ fi
   printf 'route write (commit + rebuild + publish), %s writes: median %s ms, max %s ms (target < 1000 ms)\n' \
     "$WRITES" "$write_median" "$write_max"
   printf 'proxy without writes:       %8s req/s  p99 %6s us\n' "$rps_quiet" "$p99_quiet"
-  printf 'proxy during %4s writes:    %8s req/s  p99 %6s us\n' "$writes_during" "$rps_burst" "$p99_burst"
+  printf 'proxy during %4s writes (%s): %8s req/s  p99 %6s us\n' "$writes_during" \
+    "${WRITE_RATE:-back to back}" "$rps_burst" "$p99_burst"
   printf 'p99 during writes / quiet: %sx (target <= 1.5x)\n' "$(bench_ratio "$p99_burst" "$p99_quiet")"
   for w in "${BENCH_WARNINGS[@]}"; do printf 'WARNING: %s\n' "$w"; done
 } | tee "$BENCH_REPO/bench/results/admin-writes-$(date +%Y%m%d-%H%M%S).txt"
