@@ -5,12 +5,11 @@
 #include <Poco/JSON/Parser.h>
 #include <Poco/UUIDGenerator.h>
 
-#include <algorithm>
 #include <limits>
 #include <set>
 #include <sstream>
 #include <string_view>
-#include <tuple>
+#include <unordered_set>
 
 #include "http/ascii.h"
 #include "http/path.h"
@@ -428,67 +427,42 @@ PluginSpec pluginFromJson(const Object::Ptr& o, const std::string& path, FieldEr
 
 namespace {
 
-/// One key to check for uniqueness, with where it came from for the error path.
-struct KeyAt {
-    std::string_view key;
-    const char* list;  // "upstreams", "routes", "plugins"
-    size_t index;
-    bool operator<(const KeyAt& o) const { return std::tie(key, index) < std::tie(o.key, o.index); }
-};
-
 std::string fieldAt(const char* list, size_t index, const char* field) {
     return std::string(list) + "[" + std::to_string(index) + "]." + field;
-}
-
-/// Reports every repeat of a key after its first occurrence. Sorting views is a single
-/// allocation: this runs over the whole document on every admin write.
-void reportRepeats(std::vector<KeyAt>& keys, const char* field, const std::string& message,
-                   FieldErrors& errors) {
-    std::sort(keys.begin(), keys.end());
-    for (size_t i = 1; i < keys.size(); ++i)
-        if (keys[i].key == keys[i - 1].key)
-            errors.emplace(fieldAt(keys[i].list, keys[i].index, field), message);
-}
-
-bool sortedContains(const std::vector<KeyAt>& sorted, std::string_view key) {
-    auto it = std::lower_bound(sorted.begin(), sorted.end(), key,
-                               [](const KeyAt& k, std::string_view v) { return k.key < v; });
-    return it != sorted.end() && it->key == key;
 }
 
 }  // namespace
 
 void validateDocument(const ConfigDocument& doc, FieldErrors& errors) {
-    std::vector<KeyAt> ids, upstreamNames, routeNames;
+    // Hash sets of views into the document: no copies, and error paths are only built for
+    // errors.
+    std::unordered_set<std::string_view> ids, upstreamNames, routeNames;
     ids.reserve(doc.upstreams.size() + doc.routes.size() + doc.plugins.size());
     upstreamNames.reserve(doc.upstreams.size());
     routeNames.reserve(doc.routes.size());
     for (size_t i = 0; i < doc.upstreams.size(); ++i) {
         const auto& u = doc.upstreams[i];
-        if (!u.meta.name.empty()) upstreamNames.push_back({u.meta.name, "upstreams", i});
-        ids.push_back({u.meta.id, "upstreams", i});
+        if (!u.meta.name.empty() && !upstreamNames.insert(u.meta.name).second)
+            errors.emplace(fieldAt("upstreams", i, "name"), "is already used by another upstream");
+        if (!ids.insert(u.meta.id).second)
+            errors.emplace(fieldAt("upstreams", i, "id"), "is already used");
     }
     for (size_t i = 0; i < doc.routes.size(); ++i) {
         const auto& r = doc.routes[i];
-        if (!r.meta.name.empty()) routeNames.push_back({r.meta.name, "routes", i});
-        ids.push_back({r.meta.id, "routes", i});
-    }
-    for (size_t i = 0; i < doc.plugins.size(); ++i)
-        ids.push_back({doc.plugins[i].meta.id, "plugins", i});
-    reportRepeats(ids, "id", "is already used", errors);
-    reportRepeats(upstreamNames, "name", "is already used by another upstream", errors);
-    reportRepeats(routeNames, "name", "is already used by another route", errors);
-
-    for (size_t i = 0; i < doc.routes.size(); ++i) {
-        const auto& r = doc.routes[i];
-        if (!r.upstream.empty() && !sortedContains(upstreamNames, r.upstream))
+        if (!r.meta.name.empty() && !routeNames.insert(r.meta.name).second)
+            errors.emplace(fieldAt("routes", i, "name"), "is already used by another route");
+        if (!ids.insert(r.meta.id).second)
+            errors.emplace(fieldAt("routes", i, "id"), "is already used");
+        if (!r.upstream.empty() && !upstreamNames.count(r.upstream))
             errors.emplace(fieldAt("routes", i, "upstream"),
                            "no upstream named '" + r.upstream + "'");
     }
     std::set<std::string> scopes;  // plugins are few
     for (size_t i = 0; i < doc.plugins.size(); ++i) {
         const auto& p = doc.plugins[i];
-        if (!p.route.empty() && !sortedContains(routeNames, p.route))
+        if (!ids.insert(p.meta.id).second)
+            errors.emplace(fieldAt("plugins", i, "id"), "is already used");
+        if (!p.route.empty() && !routeNames.count(p.route))
             errors.emplace(fieldAt("plugins", i, "route"), "no route named '" + p.route + "'");
         if (!scopes.insert(p.meta.name + '\n' + p.route + '\n' + p.consumer).second)
             errors.emplace(

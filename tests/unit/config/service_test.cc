@@ -474,6 +474,26 @@ TEST_F(ConfigServiceTest, CreateRouteWithATakenNameOrIdIsAConflict) {
     EXPECT_TRUE(published_.empty());
 }
 
+TEST_F(ConfigServiceTest, AnIdIsUniqueAcrossKindsOfEntity) {
+    seed();
+    const std::string upstreamId = svc().upstream("api")->meta.id;
+    RouteSpec byPost = makeRoute("other", "api", "/other");
+    byPost.meta.id = upstreamId;
+    byPost.meta.generatedId = false;
+    try {
+        svc().createRoute(byPost, "alice");
+        FAIL() << "no conflict";
+    } catch (const Conflict& e) {
+        EXPECT_NE(std::string(e.what()).find("used by an upstream"), std::string::npos) << e.what();
+        EXPECT_EQ(e.fields.count("id"), 1u);
+    }
+    // PUT to a UUID that names no route but an upstream: not a create with that id.
+    EXPECT_THROW(svc().putRoute(upstreamId, makeRoute("other", "api", "/other"), "alice"),
+                 Conflict);
+    EXPECT_EQ(store_->version(), 3u);
+    EXPECT_TRUE(published_.empty());
+}
+
 TEST_F(ConfigServiceTest, PutRouteReplacesKeepingIdCreatedAtAndPosition) {
     seed();
     const RouteSpec original = *svc().route("web");
