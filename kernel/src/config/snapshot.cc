@@ -79,10 +79,8 @@ std::shared_ptr<const Snapshot> buildSnapshot(std::shared_ptr<const ConfigDocume
                                               std::shared_ptr<const RuntimeSettings> settings,
                                               upstream::TargetRegistry& targets, unsigned workers,
                                               const plugins::PluginRuntime* plugins) {
-    FieldErrors errors;
-    validateDocument(*doc, errors);
-    if (!errors.empty()) throw ValidationError("invalid configuration", std::move(errors));
-
+    // The document was validated by its writer (ConfigService, Store::load): validating the
+    // whole of it again here would double the cost of a write.
     auto snap = std::make_shared<Snapshot>();
     snap->version = version;
     snap->settings = std::move(settings);
@@ -100,9 +98,15 @@ std::shared_ptr<const Snapshot> buildSnapshot(std::shared_ptr<const ConfigDocume
     }
 
     std::vector<uint32_t> destinations;
-    for (const auto& r : snap->doc->routes) {
+    for (size_t i = 0; i < snap->doc->routes.size(); ++i) {
+        const RouteSpec& r = snap->doc->routes[i];
         if (!r.enabled) continue;
-        destinations.push_back(upstreamIndex.at(r.upstream));
+        const auto it = upstreamIndex.find(r.upstream);
+        if (it == upstreamIndex.end())
+            throw ValidationError("invalid configuration",
+                                  {{"routes[" + std::to_string(i) + "].upstream",
+                                    "no upstream named '" + r.upstream + "'"}});
+        destinations.push_back(it->second);
     }
     // The table points at specs in snap->doc, so it is built over those, not over copies.
     try {
@@ -115,9 +119,11 @@ std::shared_ptr<const Snapshot> buildSnapshot(std::shared_ptr<const ConfigDocume
     }
 
     const upstream::UpstreamTimeouts& d = snap->settings->upstream;
+    snap->routeTimeouts.reserve(destinations.size());
+    size_t live = 0;
     for (const auto& r : snap->doc->routes) {
         if (!r.enabled) continue;
-        const Timeouts& ut = snap->doc->upstreams[upstreamIndex.at(r.upstream)].timeouts;
+        const Timeouts& ut = snap->doc->upstreams[destinations[live++]].timeouts;
         upstream::UpstreamTimeouts t;
         t.connectMs = r.timeouts.connectMs.value_or(ut.connectMs.value_or(d.connectMs));
         t.sendMs = r.timeouts.sendMs.value_or(ut.sendMs.value_or(d.sendMs));

@@ -46,7 +46,8 @@ bool valueMatches(const FieldMatcher& m, std::string_view value, bool caseInsens
     return false;
 }
 
-FieldMatcher compileField(const config::FieldMatch& f, const std::string& where) {
+template <typename Where>
+FieldMatcher compileField(const config::FieldMatch& f, const Where& where, const char* field) {
     FieldMatcher m;
     m.name = f.name;
     m.anyValue = f.values.empty();
@@ -54,7 +55,7 @@ FieldMatcher compileField(const config::FieldMatch& f, const std::string& where)
         if (!v.empty() && v.front() == '~') {
             std::string err;
             auto re = Regex::compile(std::string_view(v).substr(1), &err);
-            if (!re) throw std::invalid_argument(where + ": " + err);
+            if (!re) throw std::invalid_argument(where() + field + ": " + err);
             m.regexes.push_back(std::move(re));
         } else {
             m.exact.push_back(v);
@@ -82,14 +83,34 @@ bool RouteTable::Rank::betterThan(const Rank& o) const {
     return order < o.order;
 }
 
+void RouteTable::PathIndex::build(std::vector<std::pair<uint64_t, uint32_t>> items) {
+    size_t buckets = 1;
+    while (buckets < items.size())
+        buckets <<= 1;
+    mask_ = buckets - 1;
+    starts_.assign(buckets + 1, 0);
+    for (const auto& it : items)
+        ++starts_[(it.first & mask_) + 1];
+    for (size_t b = 0; b < buckets; ++b)
+        starts_[b + 1] += starts_[b];
+    items_.resize(items.size());
+    std::vector<uint32_t> next(starts_.begin(), starts_.end() - 1);
+    for (const auto& it : items)  // counting sort keeps insertion order within a bucket
+        items_[next[it.first & mask_]++] = it;
+}
+
 std::shared_ptr<const RouteTable> RouteTable::build(
     const std::vector<const config::RouteSpec*>& routes,
     const std::vector<uint32_t>& destinations) {
     auto table = std::make_shared<RouteTable>();
     table->routes_.reserve(routes.size());
+    table->entries_.reserve(routes.size());
+    std::vector<std::pair<uint64_t, uint32_t>> prefixes, exacts;
+    prefixes.reserve(routes.size());
     for (size_t i = 0; i < routes.size(); ++i) {
         const config::RouteSpec& spec = *routes[i];
-        const std::string where = "routes[" + spec.meta.name + "]";
+        // Built only for an error: most routes never need it.
+        auto where = [&spec] { return "routes[" + spec.meta.name + "]"; };
         CompiledRoute r;
         r.spec = &spec;
         r.order = static_cast<uint32_t>(i);
@@ -97,7 +118,8 @@ std::shared_ptr<const RouteTable> RouteTable::build(
         r.priority = spec.priority;
         for (const auto& m : spec.methods) {
             const int id = methodFromName(m);
-            if (id < 0) throw std::invalid_argument(where + ".match.methods: unknown method " + m);
+            if (id < 0)
+                throw std::invalid_argument(where() + ".match.methods: unknown method " + m);
             r.methodMask |= 1ull << id;
         }
         for (const auto& h : spec.hosts) {
@@ -108,11 +130,11 @@ std::shared_ptr<const RouteTable> RouteTable::build(
                 r.exactHosts.push_back(std::move(host));
         }
         for (const auto& f : spec.headers)
-            r.headers.push_back(compileField(f, where + ".match.headers"));
+            r.headers.push_back(compileField(f, where, ".match.headers"));
         for (const auto& f : spec.query)
-            r.query.push_back(compileField(f, where + ".match.query"));
+            r.query.push_back(compileField(f, where, ".match.query"));
         for (const auto& f : spec.cookies)
-            r.cookies.push_back(compileField(f, where + ".match.cookies"));
+            r.cookies.push_back(compileField(f, where, ".match.cookies"));
         r.constraints =
             static_cast<uint32_t>((r.methodMask ? 1 : 0) + (spec.hosts.empty() ? 0 : 1) +
                                   r.headers.size() + r.query.size() + r.cookies.size());
@@ -121,28 +143,30 @@ std::shared_ptr<const RouteTable> RouteTable::build(
         const auto route = static_cast<uint32_t>(i);
         if (spec.paths.empty()) {
             table->anyPathEntries_.push_back(static_cast<uint32_t>(table->entries_.size()));
-            table->entries_.push_back({route, PathKind::kAny, "", nullptr});
+            table->entries_.push_back({route, PathKind::kAny, {}, nullptr});
             continue;
         }
         for (const auto& p : spec.paths) {
             const auto idx = static_cast<uint32_t>(table->entries_.size());
-            if (!p.empty() && p.front() == '=') {
-                std::string text = p.substr(1);
-                table->exactIndex_[fnvHash(text)].push_back(idx);
-                table->entries_.push_back({route, PathKind::kExact, std::move(text), nullptr});
-            } else if (!p.empty() && p.front() == '~') {
+            const std::string_view text = p;
+            if (!text.empty() && text.front() == '=') {
+                exacts.emplace_back(fnvHash(text.substr(1)), idx);
+                table->entries_.push_back({route, PathKind::kExact, text.substr(1), nullptr});
+            } else if (!text.empty() && text.front() == '~') {
                 std::string err;
-                auto re = Regex::compile(std::string_view(p).substr(1), &err);
-                if (!re) throw std::invalid_argument(where + ".match.paths: " + err);
+                auto re = Regex::compile(text.substr(1), &err);
+                if (!re) throw std::invalid_argument(where() + ".match.paths: " + err);
                 table->regexEntries_.push_back(idx);
-                table->entries_.push_back({route, PathKind::kRegex, "", std::move(re)});
+                table->entries_.push_back({route, PathKind::kRegex, {}, std::move(re)});
             } else {
-                table->prefixIndex_[fnvHash(p)].push_back(idx);
-                table->entries_.push_back({route, PathKind::kPrefix, p, nullptr});
+                prefixes.emplace_back(fnvHash(text), idx);
+                table->entries_.push_back({route, PathKind::kPrefix, text, nullptr});
             }
         }
     }
     auto& t = *table;
+    t.prefixIndex_.build(std::move(prefixes));
+    t.exactIndex_.build(std::move(exacts));
     std::sort(t.regexEntries_.begin(), t.regexEntries_.end(), [&t](uint32_t a, uint32_t b) {
         return t.rankOf(t.entries_[a]).betterThan(t.rankOf(t.entries_[b]));
     });
@@ -239,15 +263,12 @@ RouteMatch RouteTable::match(const RequestView& req, RegexScratch& scratch) cons
     const std::string_view path = req.path;
     const size_t n = path.size();
 
-    auto probe = [&](const std::unordered_map<uint64_t, std::vector<uint32_t>>& index, uint64_t h,
-                     size_t len) {
-        const auto it = index.find(h);
-        if (it == index.end()) return;
-        for (uint32_t idx : it->second) {
-            const std::string& text = entries_[idx].text;
+    auto probe = [&](const PathIndex& index, uint64_t h, size_t len) {
+        index.forEach(h, [&](uint32_t idx) {
+            const std::string_view text = entries_[idx].text;
             if (text.size() == len && std::memcmp(text.data(), path.data(), len) == 0)
                 consider(idx, static_cast<uint32_t>(len), req, scratch, &best, &bestRank);
-        }
+        });
     };
 
     if (!exactIndex_.empty()) probe(exactIndex_, fnvHash(path), n);

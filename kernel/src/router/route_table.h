@@ -4,7 +4,6 @@
 #include <memory>
 #include <string>
 #include <string_view>
-#include <unordered_map>
 #include <vector>
 
 #include "common/fnv.h"
@@ -87,8 +86,26 @@ private:
     struct PathEntry {
         uint32_t route;
         PathKind kind;
-        std::string text;              // prefix/exact text
+        std::string_view text;         // prefix/exact text, inside the route's spec
         std::unique_ptr<Regex> regex;  // for kRegex
+    };
+    /// Prefix or exact texts by hash: one flat array grouped by bucket (two allocations per
+    /// table, not one per path), probed once per '/' boundary of a request path.
+    class PathIndex {
+    public:
+        void build(std::vector<std::pair<uint64_t, uint32_t>> items);  // (hash, entry)
+        bool empty() const { return items_.empty(); }
+        template <typename F>
+        void forEach(uint64_t hash, F&& f) const {
+            const size_t b = hash & mask_;
+            for (uint32_t i = starts_[b]; i < starts_[b + 1]; ++i)
+                if (items_[i].first == hash) f(items_[i].second);
+        }
+
+    private:
+        uint64_t mask_ = 0;
+        std::vector<uint32_t> starts_{0, 0};                // bucket b: [starts_[b], starts_[b+1])
+        std::vector<std::pair<uint64_t, uint32_t>> items_;  // sorted by bucket
     };
     struct Rank {
         int32_t priority;
@@ -106,9 +123,8 @@ private:
 
     std::vector<CompiledRoute> routes_;
     std::vector<PathEntry> entries_;
-    // hash of prefix/exact text → entry indexes (verified by comparing text)
-    std::unordered_map<uint64_t, std::vector<uint32_t>> prefixIndex_;
-    std::unordered_map<uint64_t, std::vector<uint32_t>> exactIndex_;
+    PathIndex prefixIndex_;  // entries are verified by comparing text
+    PathIndex exactIndex_;
     std::vector<uint32_t> regexEntries_;    // sorted best-first
     std::vector<uint32_t> anyPathEntries_;  // routes without paths
 };
