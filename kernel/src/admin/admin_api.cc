@@ -212,7 +212,7 @@ bool matchesFilters(const Spec& s, const Call& call) {
 
 /// GET list with ?tags=a,b (all required), ?offset, ?size.
 template <typename Spec>
-ApiResponse listEntities(const Call& call, const std::vector<Spec>& all, const char* base) {
+ApiResponse listEntities(const Call& call, const config::SharedList<Spec>& all, const char* base) {
     std::vector<std::string> tags;
     if (auto t = param(call.query, "tags"))
         http::forEachListElement(*t, [&](std::string_view tag) { tags.emplace_back(tag); });
@@ -252,7 +252,9 @@ struct UpstreamKind {
     using Spec = config::UpstreamSpec;
     static constexpr const char* kPath = "/upstreams";
     static constexpr const char* kName = "upstream";
-    static const std::vector<Spec>& all(const config::Snapshot& s) { return s.doc->upstreams; }
+    static const config::SharedList<Spec>& all(const config::Snapshot& s) {
+        return s.doc->upstreams;
+    }
     static Spec parse(const Object::Ptr& o, config::FieldErrors& e) {
         return config::upstreamFromJson(o, "", e);
     }
@@ -276,7 +278,7 @@ struct RouteKind {
     using Spec = config::RouteSpec;
     static constexpr const char* kPath = "/routes";
     static constexpr const char* kName = "route";
-    static const std::vector<Spec>& all(const config::Snapshot& s) { return s.doc->routes; }
+    static const config::SharedList<Spec>& all(const config::Snapshot& s) { return s.doc->routes; }
     static Spec parse(const Object::Ptr& o, config::FieldErrors& e) {
         return config::routeFromJson(o, "", e);
     }
@@ -300,7 +302,7 @@ struct PluginKind {
     using Spec = config::PluginSpec;
     static constexpr const char* kPath = "/plugins";
     static constexpr const char* kName = "plugin";
-    static const std::vector<Spec>& all(const config::Snapshot& s) { return s.doc->plugins; }
+    static const config::SharedList<Spec>& all(const config::Snapshot& s) { return s.doc->plugins; }
     static Spec parse(const Object::Ptr& o, config::FieldErrors& e) {
         return config::pluginFromJson(o, "", e);
     }

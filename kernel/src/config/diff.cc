@@ -31,15 +31,18 @@ std::string displayName(const Spec& s) {
 }
 
 template <typename Spec>
-void diffList(EntityKind kind, const std::vector<Spec>& before, std::vector<Spec>& after,
-              int64_t now, std::vector<StoredChange>& out) {
+void diffList(EntityKind kind, const SharedList<Spec>& before, SharedList<Spec>& after, int64_t now,
+              std::vector<StoredChange>& out) {
     // A write usually touches one entity of a sorted list: pair entities by position while
     // the ids line up, and index the rest by id only once they stop doing so.
+    constexpr size_t kNone = static_cast<size_t>(-1);
     std::vector<bool> matched(before.size(), false);
     std::unordered_map<std::string_view, size_t> byId;
     bool indexed = false;
-    auto previous = [&](size_t i, const std::string& id) -> const Spec* {
-        if (!indexed && i < before.size() && before[i].meta.id == id) return &before[i];
+    auto previous = [&](size_t i, const std::string& id) -> size_t {
+        if (!indexed && i < before.size() &&
+            (before.sameAt(i, after, i) || before[i].meta.id == id))
+            return i;
         if (!indexed) {
             byId.reserve(before.size());
             for (size_t j = 0; j < before.size(); ++j)
@@ -47,19 +50,26 @@ void diffList(EntityKind kind, const std::vector<Spec>& before, std::vector<Spec
             indexed = true;
         }
         auto it = byId.find(id);
-        return it == byId.end() ? nullptr : &before[it->second];
+        return it == byId.end() ? kNone : it->second;
     };
     for (size_t i = 0; i < after.size(); ++i) {
-        auto& s = after[i];
-        const Spec* prev = previous(i, s.meta.id);
-        if (prev) matched[static_cast<size_t>(prev - before.data())] = true;
+        const size_t p = previous(i, after[i].meta.id);
+        const Spec* prev = p == kNone ? nullptr : &before[p];
+        if (prev) matched[p] = true;
+        // An entity the write did not touch is the very object of the old document.
+        if (prev && before.sameAt(p, after, i)) continue;
         // Structural equality (timestamps aside; a route's position included): comparing
         // JSON renderings would serialize every entity twice on every write.
-        if (prev && *prev == s) {
-            s.meta.createdAt = prev->meta.createdAt;
-            s.meta.updatedAt = prev->meta.updatedAt;
+        if (prev && *prev == after[i]) {
+            if (after[i].meta.createdAt != prev->meta.createdAt ||
+                after[i].meta.updatedAt != prev->meta.updatedAt) {
+                auto& s = after.edit(i);
+                s.meta.createdAt = prev->meta.createdAt;
+                s.meta.updatedAt = prev->meta.updatedAt;
+            }
             continue;
         }
+        auto& s = after.edit(i);
         s.meta.createdAt =
             prev ? prev->meta.createdAt : (s.meta.createdAt ? s.meta.createdAt : now);
         s.meta.updatedAt = now;
@@ -89,13 +99,14 @@ void diffList(EntityKind kind, const std::vector<Spec>& before, std::vector<Spec
 }
 
 template <typename Spec>
-void adopt(const std::vector<Spec>& stored, std::vector<Spec>& incoming) {
+void adopt(const SharedList<Spec>& stored, SharedList<Spec>& incoming) {
     std::map<std::string, const Spec*> byName;
     for (const auto& s : stored)
         byName[displayName(s)] = &s;
-    for (auto& s : incoming) {
-        auto it = byName.find(displayName(s));
-        if (it == byName.end() || !s.meta.generatedId) continue;
+    for (size_t i = 0; i < incoming.size(); ++i) {
+        auto it = byName.find(displayName(incoming[i]));
+        if (it == byName.end() || !incoming[i].meta.generatedId) continue;
+        auto& s = incoming.edit(i);
         s.meta.id = it->second->meta.id;
         if (!s.meta.createdAt) s.meta.createdAt = it->second->meta.createdAt;
     }
@@ -179,8 +190,10 @@ void assignRoutePositions(const ConfigDocument& stored, ConfigDocument& incoming
             kept[i] = ++prev;
         }
     }
-    for (size_t i = 0; i < incoming.routes.size(); ++i)
-        incoming.routes[i].position = keep ? *kept[i] : static_cast<int64_t>(i);
+    for (size_t i = 0; i < incoming.routes.size(); ++i) {
+        const int64_t position = keep ? *kept[i] : static_cast<int64_t>(i);
+        if (incoming.routes[i].position != position) incoming.routes.edit(i).position = position;
+    }
 }
 
 }  // namespace gatehouse::config

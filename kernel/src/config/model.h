@@ -5,6 +5,8 @@
 #include <string>
 #include <vector>
 
+#include "config/shared_list.h"
+
 namespace gatehouse::config {
 
 /// The configuration entities of DESIGN.md as plain, validated data. JSON ↔ model lives in
@@ -99,9 +101,10 @@ struct PluginSpec {
 };
 
 struct ConfigDocument {
-    std::vector<UpstreamSpec> upstreams;
-    std::vector<RouteSpec> routes;  // in table order
-    std::vector<PluginSpec> plugins;
+    // Shared with the documents this one was copied from: see SharedList.
+    SharedList<UpstreamSpec> upstreams;
+    SharedList<RouteSpec> routes;  // in table order
+    SharedList<PluginSpec> plugins;
 };
 
 /// Plugin names: [a-z0-9-]+, at most 64 characters.

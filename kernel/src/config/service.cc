@@ -20,7 +20,7 @@ std::string canonicalKey(const std::string& idOrName) {
 }
 
 template <typename Spec>
-auto findIn(std::vector<Spec>& list, const std::string& idOrName) {
+auto findIn(const SharedList<Spec>& list, const std::string& idOrName) {
     const bool byId = looksLikeUuid(idOrName);
     const std::string key = canonicalKey(idOrName);
     return std::find_if(list.begin(), list.end(), [&](const Spec& s) {
@@ -29,16 +29,15 @@ auto findIn(std::vector<Spec>& list, const std::string& idOrName) {
 }
 
 template <typename Spec>
-std::optional<Spec> lookup(const std::vector<Spec>& list, const std::string& idOrName) {
-    auto& mutableList = const_cast<std::vector<Spec>&>(list);
-    auto it = findIn(mutableList, idOrName);
-    if (it == mutableList.end()) return std::nullopt;
+std::optional<Spec> lookup(const SharedList<Spec>& list, const std::string& idOrName) {
+    auto it = findIn(list, idOrName);
+    if (it == list.end()) return std::nullopt;
     return *it;
 }
 
 /// 409 when another entity of the same kind already has `spec`'s name or id.
 template <typename Spec>
-void checkUnique(const std::vector<Spec>& list, const Spec& spec, const char* kind) {
+void checkUnique(const SharedList<Spec>& list, const Spec& spec, const char* kind) {
     for (const auto& s : list) {
         if (s.meta.id == spec.meta.id) continue;
         if (s.meta.name == spec.meta.name)
@@ -75,7 +74,7 @@ void undo(std::map<std::string, Spec>& entities, const StoredChange& c) {
 
 /// The store's plugin order: name, route, consumer, id.
 void sortPlugins(ConfigDocument& doc) {
-    std::sort(doc.plugins.begin(), doc.plugins.end(), [](const auto& a, const auto& b) {
+    doc.plugins.sortBy([](const auto& a, const auto& b) {
         return std::tie(a.meta.name, a.route, a.consumer, a.meta.id) <
                std::tie(b.meta.name, b.route, b.consumer, b.meta.id);
     });
@@ -182,8 +181,8 @@ WriteResult ConfigService::write(ConfigDocument candidate, const std::string& ac
     const auto base = current();
     // Upstreams and plugins are kept in the order the store loads them, so the served
     // document, its export and documentAt() agree.
-    std::sort(candidate.upstreams.begin(), candidate.upstreams.end(),
-              [](const auto& a, const auto& b) { return a.meta.name < b.meta.name; });
+    candidate.upstreams.sortBy(
+        [](const auto& a, const auto& b) { return a.meta.name < b.meta.name; });
     sortPlugins(candidate);
     if (rules == DocumentRules::kCheckAll) {
         FieldErrors errors;
@@ -243,7 +242,7 @@ WriteResult ConfigService::write(ConfigDocument candidate, const std::string& ac
 template <>
 struct ConfigService::Kind<UpstreamSpec> {
     static constexpr const char* kName = "upstream";
-    static std::vector<UpstreamSpec>& list(ConfigDocument& d) { return d.upstreams; }
+    static SharedList<UpstreamSpec>& list(ConfigDocument& d) { return d.upstreams; }
     static void beforeWrite(const ConfigService&, ConfigDocument& doc, UpstreamSpec& spec,
                             const UpstreamSpec* old) {
         if (!old || spec.meta.name == old->meta.name) return;
@@ -261,14 +260,15 @@ struct ConfigService::Kind<UpstreamSpec> {
 template <>
 struct ConfigService::Kind<RouteSpec> {
     static constexpr const char* kName = "route";
-    static std::vector<RouteSpec>& list(ConfigDocument& d) { return d.routes; }
+    static SharedList<RouteSpec>& list(ConfigDocument& d) { return d.routes; }
     static void beforeWrite(const ConfigService&, ConfigDocument& doc, RouteSpec& spec,
                             const RouteSpec* old) {
         checkUpstreamExists(doc, spec.upstream);
         if (old) {
             spec.position = old->position;
-            for (auto& p : doc.plugins)
-                if (p.route == old->meta.name) p.route = spec.meta.name;  // a rename keeps them
+            for (size_t i = 0; i < doc.plugins.size(); ++i)  // a rename keeps them
+                if (doc.plugins[i].route == old->meta.name)
+                    doc.plugins.edit(i).route = spec.meta.name;
             return;
         }
         int64_t last = -1;  // a new route goes last in the table
@@ -277,14 +277,14 @@ struct ConfigService::Kind<RouteSpec> {
         spec.position = last + 1;
     }
     static void beforeRemove(ConfigDocument& doc, const RouteSpec& old) {
-        std::erase_if(doc.plugins, [&](const PluginSpec& p) { return p.route == old.meta.name; });
+        doc.plugins.eraseIf([&](const PluginSpec& p) { return p.route == old.meta.name; });
     }
 };
 
 template <>
 struct ConfigService::Kind<PluginSpec> {
     static constexpr const char* kName = "plugin";
-    static std::vector<PluginSpec>& list(ConfigDocument& d) { return d.plugins; }
+    static SharedList<PluginSpec>& list(ConfigDocument& d) { return d.plugins; }
     static void beforeWrite(const ConfigService& service, ConfigDocument& doc, PluginSpec& spec,
                             const PluginSpec*) {
         service.checkPlugin(doc, spec);
@@ -328,7 +328,7 @@ WriteResult ConfigService::putEntity(const std::string* key, Spec spec, const st
     const char* action = old ? "update" : "create";
     const std::string id = spec.meta.id;
     if (old)
-        *it = std::move(spec);
+        list.replace(static_cast<size_t>(it - list.begin()), std::move(spec));
     else
         list.push_back(std::move(spec));
     if constexpr (!std::is_same_v<Spec, PluginSpec>) {
@@ -474,11 +474,10 @@ ConfigDocument ConfigService::documentAtLocked(uint64_t version) {
     ConfigDocument doc;
     for (auto& [id, u] : upstreams)
         doc.upstreams.push_back(std::move(u));
-    std::sort(doc.upstreams.begin(), doc.upstreams.end(),
-              [](const auto& a, const auto& b) { return a.meta.name < b.meta.name; });
+    doc.upstreams.sortBy([](const auto& a, const auto& b) { return a.meta.name < b.meta.name; });
     for (auto& [id, r] : routes)
         doc.routes.push_back(std::move(r));
-    std::sort(doc.routes.begin(), doc.routes.end(), [](const auto& a, const auto& b) {
+    doc.routes.sortBy([](const auto& a, const auto& b) {
         return a.position != b.position ? a.position < b.position : a.meta.name < b.meta.name;
     });
     for (auto& [id, p] : plugins)

@@ -2,6 +2,8 @@
 
 #include <map>
 #include <stdexcept>
+#include <string_view>
+#include <unordered_map>
 
 #include "config/codec.h"
 
@@ -44,18 +46,26 @@ void buildChains(Snapshot& snap, const plugins::PluginRuntime* runtime) {
     }
     if (!errors.empty()) throw ValidationError("invalid plugin configuration", std::move(errors));
 
-    for (const auto& r : doc.routes) {
-        if (!r.enabled) continue;
+    // Route-scoped instances by route name; most routes have none and share the global chain.
+    std::vector<const Built*> global;
+    std::unordered_map<std::string_view, std::vector<const Built*>> byRoute;
+    for (const auto& b : built) {
+        if (b.spec->route.empty())
+            global.push_back(&b);
+        else
+            byRoute[b.spec->route].push_back(&b);
+    }
+    auto chainOf = [&](const std::vector<const Built*>* own) {
         // (plugin, consumer) → entry: route-scoped instances replace global ones.
         std::map<std::pair<std::string, std::string>, plugins::ChainEntry> chosen;
-        for (int pass = 0; pass < 2; ++pass) {
-            for (const auto& b : built) {
-                const bool global = b.spec->route.empty();
-                if ((pass == 0) != global || (!global && b.spec->route != r.meta.name)) continue;
-                const auto& plugin = b.instance->plugin();
-                chosen[{plugin.name, b.spec->consumer}] = plugins::ChainEntry{
-                    b.instance, b.spec->consumer, b.spec->priority.value_or(plugin.defaultPriority),
-                    plugin.phases};
+        const std::vector<const Built*>* lists[] = {&global, own};
+        for (const auto* list : lists) {
+            if (!list) continue;
+            for (const Built* b : *list) {
+                const auto& plugin = b->instance->plugin();
+                chosen[{plugin.name, b->spec->consumer}] = plugins::ChainEntry{
+                    b->instance, b->spec->consumer,
+                    b->spec->priority.value_or(plugin.defaultPriority), plugin.phases};
             }
         }
         plugins::PluginChain chain;
@@ -68,7 +78,14 @@ void buildChains(Snapshot& snap, const plugins::PluginRuntime* runtime) {
                              if (a.priority != b.priority) return a.priority > b.priority;
                              return a.instance->plugin().name < b.instance->plugin().name;
                          });
-        snap.routeChains.push_back(std::move(chain));
+        return chain;
+    };
+    const plugins::PluginChain globalChain = chainOf(nullptr);
+    snap.routeChains.reserve(doc.routes.size());
+    for (const auto& r : doc.routes) {
+        if (!r.enabled) continue;
+        const auto own = byRoute.find(r.meta.name);
+        snap.routeChains.push_back(own == byRoute.end() ? globalChain : chainOf(&own->second));
     }
 }
 
@@ -86,7 +103,7 @@ std::shared_ptr<const Snapshot> buildSnapshot(std::shared_ptr<const ConfigDocume
     snap->settings = std::move(settings);
     snap->doc = std::move(doc);  // immutable: the route table may point into it
 
-    std::map<std::string, uint32_t> upstreamIndex;
+    std::unordered_map<std::string_view, uint32_t> upstreamIndex;
     for (const auto& spec : snap->doc->upstreams) {
         UpstreamRuntime u;
         u.spec = &spec;

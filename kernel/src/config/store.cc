@@ -145,9 +145,10 @@ ConfigDocument Store::load() {
         *session_ << "SELECT body, position FROM routes ORDER BY position, name", into(bodies),
             into(positions), now;
         for (size_t i = 0; i < bodies.size(); ++i) {
-            doc.routes.push_back(
-                routeFromJson(parseObject(bodies[i]), "routes[" + std::to_string(i) + "]", errors));
-            doc.routes.back().position = positions[i];
+            RouteSpec r =
+                routeFromJson(parseObject(bodies[i]), "routes[" + std::to_string(i) + "]", errors);
+            r.position = positions[i];
+            doc.routes.push_back(std::move(r));
         }
         bodies.clear();
         *session_ << "SELECT body FROM plugins ORDER BY name, route, consumer, id", into(bodies),

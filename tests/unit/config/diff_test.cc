@@ -21,11 +21,15 @@ ConfigDocument base() {
       "routes": [{"name": "web", "match": {"paths": ["/"]}, "upstream": "api"},
                  {"name": "keep", "match": {"paths": ["/k"]}, "upstream": "api"}]})");
     for (size_t i = 0; i < d.routes.size(); ++i)
-        d.routes[i].position = static_cast<int64_t>(i);
-    for (auto& u : d.upstreams)
+        d.routes.edit(i).position = static_cast<int64_t>(i);
+    for (size_t i = 0; i < d.upstreams.size(); ++i) {
+        auto& u = d.upstreams.edit(i);
         u.meta.createdAt = u.meta.updatedAt = 100;
-    for (auto& r : d.routes)
+    }
+    for (size_t i = 0; i < d.routes.size(); ++i) {
+        auto& r = d.routes.edit(i);
         r.meta.createdAt = r.meta.updatedAt = 100;
+    }
     return d;
 }
 
@@ -52,8 +56,8 @@ TEST(DiffComputeChanges, IdenticalDocumentsHaveNoChanges) {
 TEST(DiffComputeChanges, TimestampsAloneAreNoChangeAndKeepTheStoredValues) {
     const ConfigDocument before = base();
     ConfigDocument after = before;
-    after.routes[0].meta.createdAt = 12345;
-    after.upstreams[0].meta.updatedAt = 999;
+    after.routes.edit(0).meta.createdAt = 12345;
+    after.upstreams.edit(0).meta.updatedAt = 999;
     EXPECT_TRUE(computeChanges(before, after, 5000).empty());
     EXPECT_EQ(after.routes[0].meta.createdAt, 100);
     EXPECT_EQ(after.upstreams[0].meta.updatedAt, 100);
@@ -95,7 +99,7 @@ TEST(DiffComputeChanges, ShiftedAndSwappedEntitiesAreStillMatchedById) {
     // both: neither may read as a remove-and-add of the entities that only moved.
     ConfigDocument after = before;
     after.routes.erase(after.routes.begin());
-    std::swap(after.upstreams[0], after.upstreams[1]);
+    after.upstreams.swapAt(0, 1);
     const auto changes = computeChanges(before, after, 5000);
     EXPECT_EQ(describeAll(changes), (Lines{"- route web"}));
     ASSERT_EQ(changes.size(), 1u);
@@ -108,8 +112,8 @@ TEST(DiffComputeChanges, AddedRemovedAndChangedEntities) {
     const ConfigDocument before = base();
     ConfigDocument after = before;
     after.upstreams.erase(after.upstreams.begin() + 1);  // - upstream old
-    after.upstreams[0].targets[0].weight = 7;            // ~ upstream api
-    after.routes[0].paths = {"/web"};                    // ~ route web
+    after.upstreams.edit(0).targets[0].weight = 7;       // ~ upstream api
+    after.routes.edit(0).paths = {"/web"};               // ~ route web
     RouteSpec added = after.routes[1];
     added.meta.id = newUuid();
     added.meta.name = "new";
@@ -126,7 +130,7 @@ TEST(DiffComputeChanges, ChangesCarryBeforeAndAfterJsonAndPositions) {
     const ConfigDocument before = base();
     ConfigDocument after = before;
     after.upstreams.pop_back();
-    after.routes[1].paths = {"/kept"};
+    after.routes.edit(1).paths = {"/kept"};
     const auto changes = computeChanges(before, after, 5000);
     ASSERT_EQ(changes.size(), 2u);
 
@@ -155,7 +159,7 @@ TEST(DiffComputeChanges, ChangesCarryBeforeAndAfterJsonAndPositions) {
 TEST(DiffComputeChanges, TimestampsAreStampedOnlyOnChangedEntities) {
     const ConfigDocument before = base();
     ConfigDocument after = before;
-    after.routes[0].paths = {"/web"};
+    after.routes.edit(0).paths = {"/web"};
     RouteSpec fresh = after.routes[1];
     fresh.meta.id = newUuid();
     fresh.meta.name = "fresh";
@@ -185,8 +189,8 @@ TEST(DiffComputeChanges, TimestampsAreStampedOnlyOnChangedEntities) {
 TEST(DiffComputeChanges, CreatedAtOfAChangedEntityComesFromTheStoredOne) {
     const ConfigDocument before = base();
     ConfigDocument after = before;
-    after.upstreams[0].targets[0].weight = 1;
-    after.upstreams[0].meta.createdAt = 1;  // the input cannot rewrite history
+    after.upstreams.edit(0).targets[0].weight = 1;
+    after.upstreams.edit(0).meta.createdAt = 1;  // the input cannot rewrite history
     ASSERT_EQ(computeChanges(before, after, 5000).size(), 1u);
     EXPECT_EQ(after.upstreams[0].meta.createdAt, 100);
     EXPECT_EQ(after.upstreams[0].meta.updatedAt, 5000);
@@ -195,7 +199,7 @@ TEST(DiffComputeChanges, CreatedAtOfAChangedEntityComesFromTheStoredOne) {
 TEST(DiffComputeChanges, PositionOnlyChangeOfARouteIsAChange) {
     const ConfigDocument before = base();
     ConfigDocument after = before;
-    after.routes[1].position = 7;
+    after.routes.edit(1).position = 7;
     const auto changes = computeChanges(before, after, 5000);
     ASSERT_EQ(changes.size(), 1u);
     EXPECT_EQ(describe(changes[0]), "~ route keep");
@@ -208,8 +212,8 @@ TEST(DiffComputeChanges, PositionOnlyChangeOfARouteIsAChange) {
 TEST(DiffComputeChanges, RenameIsOneChangeDescribedAsRenamed) {
     const ConfigDocument before = base();
     ConfigDocument after = before;
-    after.routes[1].meta.name = "kept";
-    after.upstreams[1].meta.name = "older";
+    after.routes.edit(1).meta.name = "kept";
+    after.upstreams.edit(1).meta.name = "older";
     const auto changes = computeChanges(before, after, 5000);
     EXPECT_EQ(describeAll(changes),
               (Lines{"~ upstream older (renamed from old)", "~ route kept (renamed from keep)"}));
@@ -232,7 +236,7 @@ TEST(DiffComputeChanges, FromAndToEmpty) {
 TEST(DiffComputeChanges, EnabledFlagIsAChange) {
     const ConfigDocument before = base();
     ConfigDocument after = before;
-    after.routes[1].enabled = false;
+    after.routes.edit(1).enabled = false;
     EXPECT_EQ(describeAll(computeChanges(before, after, 5000)), (Lines{"~ route keep"}));
 }
 
@@ -257,12 +261,14 @@ TEST(DiffDescribe, FormsAndCounts) {
 
 TEST(DiffAdoptStoredIdentities, GeneratedIdsTakeTheStoredOnes) {
     ConfigDocument stored = base();
-    stored.routes[0].meta.createdAt = 111;
+    stored.routes.edit(0).meta.createdAt = 111;
     ConfigDocument incoming = base();
-    for (auto& r : incoming.routes)
+    for (size_t i = 0; i < incoming.routes.size(); ++i) {
+        auto& r = incoming.routes.edit(i);
         r.meta.createdAt = 0;
-    incoming.routes[1].meta.id = "0c8f6a52-2f0a-4a59-8f3e-3a8a8d2c1a01";
-    incoming.routes[1].meta.generatedId = false;
+    }
+    incoming.routes.edit(1).meta.id = "0c8f6a52-2f0a-4a59-8f3e-3a8a8d2c1a01";
+    incoming.routes.edit(1).meta.generatedId = false;
     adoptStoredIdentities(stored, incoming);
     EXPECT_EQ(incoming.routes[0].meta.id, stored.routes[0].meta.id);
     EXPECT_EQ(incoming.routes[0].meta.createdAt, 111);
@@ -274,8 +280,8 @@ TEST(DiffAdoptStoredIdentities, GeneratedIdsTakeTheStoredOnes) {
 TEST(DiffAdoptStoredIdentities, UnknownNamesKeepTheirGeneratedIds) {
     const ConfigDocument stored = base();
     ConfigDocument incoming = base();
-    incoming.routes[0].meta.name = "brand-new";
-    const std::string generated = incoming.routes[0].meta.id;
+    incoming.routes.edit(0).meta.name = "brand-new";
+    const std::string generated = incoming.routes.edit(0).meta.id;
     adoptStoredIdentities(stored, incoming);
     EXPECT_EQ(incoming.routes[0].meta.id, generated);
     EXPECT_EQ(incoming.routes[1].meta.id, stored.routes[1].meta.id);
@@ -284,10 +290,14 @@ TEST(DiffAdoptStoredIdentities, UnknownNamesKeepTheirGeneratedIds) {
 TEST(DiffAdoptStoredIdentities, ReimportingTheSameFileChangesNothing) {
     const ConfigDocument stored = base();
     ConfigDocument incoming = base();  // the same file parsed again: no ids, no timestamps
-    for (auto& u : incoming.upstreams)
+    for (size_t i = 0; i < incoming.upstreams.size(); ++i) {
+        auto& u = incoming.upstreams.edit(i);
         u.meta.createdAt = u.meta.updatedAt = 0;
-    for (auto& r : incoming.routes)
+    }
+    for (size_t i = 0; i < incoming.routes.size(); ++i) {
+        auto& r = incoming.routes.edit(i);
         r.meta.createdAt = r.meta.updatedAt = 0;
+    }
     adoptStoredIdentities(stored, incoming);
     assignRoutePositions(stored, incoming);
     EXPECT_EQ(describeAll(computeChanges(stored, incoming, 5000)), Lines{});
@@ -304,7 +314,7 @@ ConfigDocument storedAt(std::vector<int64_t> positions) {
                  {"name": "b", "match": {"paths": ["/b"]}, "upstream": "api"},
                  {"name": "c", "match": {"paths": ["/c"]}, "upstream": "api"}]})");
     for (size_t i = 0; i < d.routes.size(); ++i)
-        d.routes[i].position = positions[i];
+        d.routes.edit(i).position = positions[i];
     return d;
 }
 
@@ -328,8 +338,10 @@ using Positions = std::vector<int64_t>;
 TEST(DiffAssignRoutePositions, UnchangedOrderKeepsSparseStoredPositions) {
     const ConfigDocument stored = storedAt({3, 10, 20});
     ConfigDocument incoming = stored;
-    for (auto& r : incoming.routes)
+    for (size_t i = 0; i < incoming.routes.size(); ++i) {
+        auto& r = incoming.routes.edit(i);
         r.position = 0;
+    }
     assignRoutePositions(stored, incoming);
     EXPECT_EQ(positionsOf(incoming), (Positions{3, 10, 20}));
     EXPECT_TRUE(computeChanges(stored, incoming, 5000).empty());
@@ -366,7 +378,7 @@ TEST(DiffAssignRoutePositions, NewRoutesAtTheEndsAreNumberedAroundTheKeptOnes) {
 TEST(DiffAssignRoutePositions, ChangedOrderRenumbers) {
     const ConfigDocument stored = storedAt({3, 10, 20});
     ConfigDocument incoming = stored;
-    std::swap(incoming.routes[0], incoming.routes[2]);  // c, b, a
+    incoming.routes.swapAt(0, 2);  // c, b, a
     assignRoutePositions(stored, incoming);
     EXPECT_EQ(positionsOf(incoming), (Positions{0, 1, 2}));
     EXPECT_EQ(incoming.routes[0].meta.name, "c");

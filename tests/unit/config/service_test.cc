@@ -68,9 +68,12 @@ Lines describeAll(const std::vector<StoredChange>& changes) {
 std::string comparable(const ConfigDocument& d) {
     ConfigDocument c = d;
     std::string positions = "positions:";
-    for (auto& u : c.upstreams)
+    for (size_t i = 0; i < c.upstreams.size(); ++i) {
+        auto& u = c.upstreams.edit(i);
         u.meta.createdAt = u.meta.updatedAt = 0;
-    for (auto& r : c.routes) {
+    }
+    for (size_t i = 0; i < c.routes.size(); ++i) {
+        auto& r = c.routes.edit(i);
         r.meta.createdAt = r.meta.updatedAt = 0;
         positions += " " + r.meta.name + "=" + std::to_string(r.position);
     }
@@ -494,6 +497,23 @@ TEST_F(ConfigServiceTest, AnIdIsUniqueAcrossKindsOfEntity) {
     EXPECT_TRUE(published_.empty());
 }
 
+TEST_F(ConfigServiceTest, AWriteSharesTheEntitiesItDidNotTouchWithThePreviousSnapshot) {
+    seed();
+    const auto before = svc().current();
+    svc().putRoute("docs", makeRoute("docs", "api", "/manual"), "alice");
+    const auto after = svc().current();
+    ASSERT_NE(before.get(), after.get());
+    ASSERT_EQ(after->doc->routes.size(), 2u);
+    // A write costs what it changes: the untouched route and upstream are the very objects
+    // of the old document, and the old snapshot still sees the old route.
+    EXPECT_TRUE(before->doc->upstreams.sameAt(0, after->doc->upstreams, 0));
+    EXPECT_TRUE(before->doc->routes.sameAt(0, after->doc->routes, 0)) << "web";
+    EXPECT_FALSE(before->doc->routes.sameAt(1, after->doc->routes, 1)) << "docs";
+    EXPECT_EQ(before->doc->routes[1].paths, (std::vector<std::string>{"/docs"}));
+    EXPECT_EQ(after->doc->routes[1].paths, (std::vector<std::string>{"/manual"}));
+    EXPECT_GE(after->doc->routes[1].meta.updatedAt, before->doc->routes[1].meta.updatedAt);
+}
+
 TEST_F(ConfigServiceTest, PutRouteReplacesKeepingIdCreatedAtAndPosition) {
     seed();
     const RouteSpec original = *svc().route("web");
@@ -625,11 +645,11 @@ TEST_F(ConfigServiceTest, ReplaceAllOfTheCurrentExportIsANoOp) {
 TEST_F(ConfigServiceTest, ReplaceAllRejectsAnInvalidDocument) {
     seed();
     ConfigDocument doc = documentFromJson(kImport);
-    doc.routes[0].upstream = "missing";
+    doc.routes.edit(0).upstream = "missing";
     EXPECT_THROW(svc().replaceAll(doc, "cli", "import", false), ValidationError);
     EXPECT_THROW(svc().replaceAll(doc, "cli", "import", true), ValidationError);
     ConfigDocument badRegex = documentFromJson(kImport);
-    badRegex.routes[1].paths = {"~(("};
+    badRegex.routes.edit(1).paths = {"~(("};
     EXPECT_THROW(svc().replaceAll(badRegex, "cli", "import", false), ValidationError);
     EXPECT_EQ(store_->version(), 3u);
     EXPECT_EQ(svc().version(), 3u);
@@ -639,7 +659,7 @@ TEST_F(ConfigServiceTest, ReplaceAllRejectsAnInvalidDocument) {
 TEST_F(ConfigServiceTest, ReplaceAllWithANewOrderRenumbersRoutes) {
     seed();
     ConfigDocument doc = documentFromJson(toJsonText(*svc().current()->doc));
-    std::swap(doc.routes[0], doc.routes[1]);  // docs, web
+    doc.routes.swapAt(0, 1);  // docs, web
     const WriteResult r = svc().replaceAll(doc, "cli", "import", false);
     EXPECT_EQ(describeAll(r.changes), (Lines{"~ route docs", "~ route web"}));
     EXPECT_EQ(routeNames(*svc().current()->doc), (Lines{"docs", "web"}));
@@ -659,7 +679,7 @@ TEST_F(ConfigServiceTest, RollbackRestoresTheDocumentExactlyAsANewVersion) {
     snap();
     {
         ConfigDocument d = documentFromJson(toJsonText(*svc().current()->doc));
-        std::swap(d.routes[0], d.routes[2]);  // v3: assets, docs, web
+        d.routes.swapAt(0, 2);  // v3: assets, docs, web
         svc().replaceAll(d, "alice", "replace", false);
     }
     snap();

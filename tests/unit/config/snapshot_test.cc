@@ -83,7 +83,7 @@ TEST(BuildSnapshot, ByValueOverloadOwnsItsCopy) {
 TEST(BuildSnapshot, RegexThatDoesNotCompileIsAValidationError) {
     upstream::TargetRegistry registry;
     ConfigDocument doc = sample();
-    doc.routes[2].paths = {"~^/c/(unclosed"};  // codec would reject it; the compiler must too
+    doc.routes.edit(2).paths = {"~^/c/(unclosed"};  // codec would reject it; the compiler must too
     EXPECT_THROW(buildSnapshot(doc, 1, std::make_shared<RuntimeSettings>(), registry, 1),
                  ValidationError);
 }
@@ -116,7 +116,7 @@ TEST(BuildSnapshot, TargetsAreResolvedAndSharedAcrossSnapshots) {
 TEST(BuildSnapshot, InvalidDocumentIsRejected) {
     upstream::TargetRegistry registry;
     ConfigDocument doc = sample();
-    doc.routes[0].upstream = "missing";
+    doc.routes.edit(0).upstream = "missing";
     EXPECT_THROW(buildSnapshot(doc, 1, std::make_shared<RuntimeSettings>(), registry, 1),
                  ValidationError);
 }

@@ -135,8 +135,8 @@ TEST_F(StoreTest, WalSidecarFilesArePrivateToo) {
 TEST_F(StoreTest, CommitBumpsVersionAndLoadReturnsWhatWasStored) {
     Store store(dbPath_);
     ConfigDocument doc = sampleDocument();
-    doc.routes[0].position = 0;
-    doc.routes[1].position = 1;
+    doc.routes.edit(0).position = 0;
+    doc.routes.edit(1).position = 1;
     const auto changes = computeChanges({}, doc, 5000);
     ASSERT_EQ(changes.size(), 4u);
     EXPECT_EQ(store.commit(0, changes, "alice", "import", "import +4 ~0 -0"), 1u);
@@ -180,9 +180,9 @@ TEST_F(StoreTest, LoadOrdersRoutesByStoredPosition) {
     third.meta.name = "third";
     third.paths = {"/c"};
     doc.routes.push_back(third);
-    doc.routes[0].position = 9;  // second-by-name
-    doc.routes[1].position = 2;  // first-by-name
-    doc.routes[2].position = 5;  // third
+    doc.routes.edit(0).position = 9;  // second-by-name
+    doc.routes.edit(1).position = 2;  // first-by-name
+    doc.routes.edit(2).position = 5;  // third
     store.commit(0, computeChanges({}, doc, 5000), "a", "import", "");
     const ConfigDocument loaded = store.load();
     ASSERT_EQ(loaded.routes.size(), 3u);
@@ -275,7 +275,7 @@ TEST_F(StoreTest, StaleBaseVersionThrowsAndWritesNothing) {
     ConfigDocument doc = sampleDocument();
     store.commit(0, computeChanges({}, doc, 5000), "a", "import", "");
     ConfigDocument changed = doc;
-    changed.upstreams.front().targets.front().weight = 9;
+    changed.upstreams.edit(0).targets.front().weight = 9;
     changed.routes.clear();
     const auto changes = computeChanges(doc, changed, 5001);
     ASSERT_FALSE(changes.empty());
@@ -421,7 +421,7 @@ TEST_F(StoreTest, ReopeningKeepsDataAndRunsNoMigrationTwice) {
         Store store(dbPath_);
         store.commit(0, computeChanges({}, doc, 5000), "a", "import", "");
         ConfigDocument changed = doc;
-        changed.routes[0].priority = 3;
+        changed.routes.edit(0).priority = 3;
         store.commit(1, computeChanges(doc, changed, 5001), "a", "again", "");
     }
     for (int i = 0; i < 2; ++i) {
