@@ -6,6 +6,7 @@
 #include <cstring>
 #include <stdexcept>
 
+#include "common/yield.h"
 #include "http/ascii.h"
 
 namespace gatehouse::router {
@@ -108,6 +109,7 @@ std::shared_ptr<const RouteTable> RouteTable::build(
     std::vector<std::pair<uint64_t, uint32_t>> prefixes, exacts;
     prefixes.reserve(routes.size());
     for (size_t i = 0; i < routes.size(); ++i) {
+        if ((i & 255) == 255) yieldToDataPlane();  // built on control threads only
         const config::RouteSpec& spec = *routes[i];
         // Built only for an error: most routes never need it.
         auto where = [&spec] { return "routes[" + spec.meta.name + "]"; };

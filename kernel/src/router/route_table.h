@@ -67,8 +67,9 @@ struct RouteMatch {
 class RouteTable {
 public:
     /// `destinations[i]` is stored as routes[i].destination; the specs must outlive the
-    /// table. Throws std::invalid_argument naming the field when a route cannot compile
-    /// (validation normally catches that first).
+    /// table. Control threads only: a large build yields the CPU to the workers as it goes. Throws
+    /// std::invalid_argument naming the field when a route cannot compile (validation normally
+    /// catches that first).
     static std::shared_ptr<const RouteTable> build(
         const std::vector<const config::RouteSpec*>& routes,
         const std::vector<uint32_t>& destinations);
