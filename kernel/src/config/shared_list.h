@@ -71,8 +71,6 @@ public:
     const_iterator begin() const { return const_iterator(items_.begin()); }
     const_iterator end() const { return const_iterator(items_.end()); }
     const T& operator[](size_t i) const { return *items_[i]; }
-    const T& front() const { return *items_.front(); }
-    const T& back() const { return *items_.back(); }
 
     /// The entity at `i`, copied first if another list shares it.
     T& edit(size_t i) {
@@ -80,7 +78,6 @@ public:
         // Every element was created non-const by this class; only sharing makes it read-only.
         return const_cast<T&>(*items_[i]);
     }
-    T& editBack() { return edit(items_.size() - 1); }
 
     /// True when both lists hold the very same entity object: equal without comparing.
     bool sameAt(size_t i, const SharedList& other, size_t j) const {
@@ -94,7 +91,6 @@ public:
         return const_iterator(items_.insert(at.it_, std::make_shared<T>(std::move(t))));
     }
     void swapAt(size_t i, size_t j) { std::swap(items_[i], items_[j]); }
-    void reserve(size_t n) { items_.reserve(n); }
     void clear() { items_.clear(); }
     const_iterator erase(const_iterator it) { return const_iterator(items_.erase(it.it_)); }
     void replace(size_t i, T t) { items_[i] = std::make_shared<T>(std::move(t)); }
