@@ -64,6 +64,17 @@ static inline gh_str cstr(const char* s) {
     return r;
 }
 
+/* create/destroy for plugins that keep no per-instance state. */
+static inline int32_t stateless_create(const gh_host_api* h, gh_instance_host* ih, gh_str config,
+                                       void** out, char* err, size_t err_len) {
+    (void)h, (void)ih, (void)config, (void)err, (void)err_len;
+    *out = NULL;
+    return 1;
+}
+static inline void stateless_destroy(void* instance) {
+    (void)instance;
+}
+
 /* Appends a line to a file (test observation channel). */
 static inline void append_line(const char* path, const char* line) {
     if (!path || !path[0]) return;

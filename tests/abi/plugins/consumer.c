@@ -5,16 +5,6 @@
 
 static const gh_host_api* host;
 
-static int32_t create(const gh_host_api* h, gh_instance_host* ih, gh_str c, void** out, char* e,
-                      size_t n) {
-    (void)h, (void)ih, (void)c, (void)e, (void)n;
-    *out = NULL;
-    return 1;
-}
-static void destroy(void* p) {
-    (void)p;
-}
-
 static int32_t on_request(void* p, gh_request* r, void** ctx) {
     (void)p, (void)ctx;
     gh_str who;
@@ -34,8 +24,8 @@ static const gh_plugin_descriptor descriptor = {sizeof(gh_plugin_descriptor),
                                                 "{}",
                                                 1000,
                                                 0,
-                                                create,
-                                                destroy,
+                                                stateless_create,
+                                                stateless_destroy,
                                                 on_request,
                                                 NULL,
                                                 NULL,

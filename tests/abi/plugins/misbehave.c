@@ -9,16 +9,6 @@
 
 static const gh_host_api* host;
 
-static int32_t create(const gh_host_api* h, gh_instance_host* ih, gh_str c, void** out, char* e,
-                      size_t n) {
-    (void)h, (void)ih, (void)c, (void)e, (void)n;
-    *out = NULL;
-    return 1;
-}
-static void destroy(void* p) {
-    (void)p;
-}
-
 static int32_t garbage(void* p, gh_request* r, void** ctx) {
     (void)p, (void)r, (void)ctx;
     return 42;
@@ -40,10 +30,11 @@ static int32_t teapot(void* p, gh_request* r, void** ctx) {
     return GH_RESPOND;
 }
 
-#define D(NAME, FN)                                                                          \
-    {                                                                                        \
-        sizeof(gh_plugin_descriptor), GH_ABI_MAJOR, GH_ABI_MINOR, GH_PHASE_REQUEST, 0, NAME, \
-            "1.0.0", "misbehaves", "{}", 10, 0, create, destroy, FN, NULL, NULL, NULL        \
+#define D(NAME, FN)                                                                            \
+    {                                                                                          \
+        sizeof(gh_plugin_descriptor), GH_ABI_MAJOR, GH_ABI_MINOR, GH_PHASE_REQUEST, 0, NAME,   \
+            "1.0.0", "misbehaves", "{}", 10, 0, stateless_create, stateless_destroy, FN, NULL, \
+            NULL, NULL                                                                         \
     }
 
 static const gh_plugin_descriptor descriptors[] = {

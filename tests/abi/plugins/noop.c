@@ -2,15 +2,6 @@
  * against none. */
 #include "common.h"
 
-static int32_t create(const gh_host_api* h, gh_instance_host* ih, gh_str c, void** out, char* e,
-                      size_t n) {
-    (void)h, (void)ih, (void)c, (void)e, (void)n;
-    *out = NULL;
-    return 1;
-}
-static void destroy(void* p) {
-    (void)p;
-}
 static int32_t pass(void* p, gh_request* r, void** ctx) {
     (void)p, (void)r, (void)ctx;
     return GH_CONTINUE;
@@ -20,7 +11,7 @@ static int32_t pass(void* p, gh_request* r, void** ctx) {
     {                                                                                              \
         sizeof(gh_plugin_descriptor), GH_ABI_MAJOR, GH_ABI_MINOR,                                  \
             GH_PHASE_REQUEST | GH_PHASE_RESPONSE | GH_PHASE_LOG, 0, NAME, "1.0.0", "does nothing", \
-            "{}", 0, 0, create, destroy, pass, pass, pass, NULL                                    \
+            "{}", 0, 0, stateless_create, stateless_destroy, pass, pass, pass, NULL                \
     }
 
 static const gh_plugin_descriptor descriptors[] = {D("noop-1"), D("noop-2"), D("noop-3"),

@@ -12,15 +12,6 @@
 
 static const gh_host_api* host;
 
-static int32_t create(const gh_host_api* h, gh_instance_host* ih, gh_str c, void** out, char* e,
-                      size_t n) {
-    (void)h, (void)ih, (void)c, (void)e, (void)n;
-    *out = NULL;
-    return 1;
-}
-static void destroy(void* p) {
-    (void)p;
-}
 static int32_t on_request(void* p, gh_request* r, void** ctx) {
     (void)p, (void)ctx;
     host->header_set(r, GH_REQUEST, cstr("X-Future"), cstr("yes"));
@@ -35,7 +26,8 @@ typedef struct {
 } future_descriptor;
 static const future_descriptor future = {
     {sizeof(future_descriptor), GH_ABI_MAJOR, GH_ABI_MINOR, GH_PHASE_REQUEST, 0, "future-plugin",
-     "9.0.0", "from the future", "{}", 0, 0, create, destroy, on_request, NULL, NULL, NULL},
+     "9.0.0", "from the future", "{}", 0, 0, stateless_create, stateless_destroy, on_request, NULL,
+     NULL, NULL},
     (void*)0,
     0xffffffffffffffffull};
 #define THE_DESCRIPTOR (&future.v1)
@@ -74,8 +66,9 @@ static const future_descriptor future = {
 #define NAME "v2-entry"
 #endif
 static const gh_plugin_descriptor descriptor = {
-    SIZE, MAJOR, MINOR,  GH_PHASE_REQUEST, FEATURES,   NAME, "1.0.0", "refused", SCHEMA,
-    0,    0,     create, destroy,          on_request, NULL, NULL,    NULL};
+    SIZE,   MAJOR, MINOR, GH_PHASE_REQUEST, FEATURES,          NAME,       "1.0.0", "refused",
+    SCHEMA, 0,     0,     stateless_create, stateless_destroy, on_request, NULL,    NULL,
+    NULL};
 #define THE_DESCRIPTOR (&descriptor)
 #endif
 
