@@ -17,6 +17,8 @@
 //   /until-close/<n> n bytes of 'z', close-delimited (no Content-Length, not chunked)
 //   /stats           {"id", "connections_accepted", "requests"}
 //   /echo-body       the request body back as application/octet-stream
+//   /v1/traces       a trace collector: POST bodies are kept (200 {}); GET /collected
+//                    answers them as a JSON array, in arrival order
 //   anything else    200 echo JSON (method, uri, path, query, version, headers, body_bytes,
 //                    body_sha256, peer, connection_requests, chunked_request)
 // Every response carries X-Upstream-Id: <id>. The request body is always read in full first.
@@ -229,6 +231,19 @@ public:
 
     const std::string id;
     std::atomic<std::uint64_t> connectionsAccepted{0};
+
+    void collect(std::string body) {
+        std::lock_guard<std::mutex> lock(mu_);
+        collected_.push_back(std::move(body));
+    }
+    std::string collectedJson() {
+        std::lock_guard<std::mutex> lock(mu_);
+        std::string out = "[";
+        for (std::size_t i = 0; i < collected_.size(); ++i)
+            out += (i ? "," : "") + collected_[i];
+        return out + "]";
+    }
+
     std::atomic<std::uint64_t> requests{0};
 
     // A connection starts being served. Live connections are keyed by "ip:port" of the peer,
@@ -280,6 +295,7 @@ private:
         std::uint64_t requests = 0;
     };
     std::mutex mu_;
+    std::vector<std::string> collected_;
     std::condition_variable stopCv_;
     bool stopping_ = false;
     std::unordered_map<std::string, Live> live_;
@@ -432,11 +448,22 @@ private:
 
         const std::string_view path = info.path;
         std::string body;
-        readBody(request.stream(), info, path == "/echo-body" ? &body : nullptr);
+        const bool keepBody = path == "/echo-body" || path == "/v1/traces";
+        readBody(request.stream(), info, keepBody ? &body : nullptr);
         info.connectionRequests = shared_.countRequest(info.peer);
 
         const bool head = info.method == HTTPRequest::HTTP_HEAD;
         const auto params = parseQuery(info.query);
+
+        if (path == "/v1/traces" && info.method == HTTPRequest::HTTP_POST) {
+            shared_.collect(std::move(body));
+            sendBody(response, 200, "application/json", "{}");
+            return;
+        }
+        if (path == "/collected") {
+            sendBody(response, 200, "application/json", shared_.collectedJson());
+            return;
+        }
 
         if (auto rest = under(path, "/status")) {
             const auto code = parseU64(*rest);

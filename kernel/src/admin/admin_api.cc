@@ -6,6 +6,7 @@
 #include <Poco/URI.h>
 
 #include <charconv>
+#include <cmath>
 #include <map>
 #include <optional>
 #include <set>
@@ -587,10 +588,40 @@ ApiResponse AdminApi::handle(const ApiRequest& request) const {
                 "# TYPE gatehouse_config_version gauge\n"
                 "gatehouse_config_version " +
                 std::to_string(config_.version()) + "\n";
-            if (metrics_) text += metrics_->render();
-            response = {200, std::move(text), {{"Content-Type", "text/plain; version=0.0.4"}}};
+            status_.appendMetrics(text);
+            if (metrics_) text += metrics_->render();  // plugin-defined metrics
+            response = {200,
+                        std::move(text),
+                        {{"Content-Type", "text/plain; version=0.0.4; charset=utf-8"}}};
         } else if (first == "config") {
             response = handleConfig(call, config_);
+        } else if (first == "status" && s.size() == 2 && s[1] == "routes") {
+            if (req.method != "GET") throw methodNotAllowed("GET");
+            Poco::JSON::Array::Ptr list = new Poco::JSON::Array;
+            for (const auto& r : status_.routeStatus()) {
+                Object::Ptr o = new Object(Poco::JSON_PRESERVE_KEY_ORDER);
+                o->set("route", r.route);
+                o->set("requests", r.requests);
+                o->set("errors", r.errors);
+                o->set("window_s", std::round(r.windowS * 10) / 10);
+                const double window = r.windowS > 1 ? r.windowS : 1;
+                o->set("rate_per_s",
+                       std::round(static_cast<double>(r.requests) / window * 100) / 100);
+                o->set("error_rate", std::round(static_cast<double>(r.errors) /
+                                                static_cast<double>(r.requests) * 10000) /
+                                         10000);
+                auto ms = [](double us) {
+                    return us < 0 ? Poco::Dynamic::Var()
+                                  : Poco::Dynamic::Var(std::round(us) / 1000);
+                };
+                o->set("p50_ms", ms(r.p50Us));
+                o->set("p99_ms", ms(r.p99Us));
+                list->add(o);
+            }
+            Object::Ptr o = new Object(Poco::JSON_PRESERVE_KEY_ORDER);
+            o->set("window_s", 60);
+            o->set("routes", list);
+            response = json(200, o);
         } else if (first == "status" && s.size() == 1) {
             if (req.method != "GET") throw methodNotAllowed("GET");
             const GatewayStatus st = status_.status();

@@ -8,6 +8,7 @@
 #include "admin/admin_token.h"
 #include "config/service.h"
 #include "observe/metrics.h"
+#include "observe/traffic_metrics.h"
 #include "plugins/registry.h"
 
 namespace gatehouse::admin {
@@ -27,6 +28,10 @@ class StatusSource {
 public:
     virtual ~StatusSource() = default;
     virtual GatewayStatus status() const = 0;
+    /// Appends the gateway's own metrics in the Prometheus text format.
+    virtual void appendMetrics(std::string& /*out*/) const {}
+    /// The live view: every route's last minute.
+    virtual std::vector<observe::RouteStatus> routeStatus() const { return {}; }
 };
 
 struct ApiRequest {

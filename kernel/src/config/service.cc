@@ -130,11 +130,13 @@ bool looksLikeUuid(const std::string& s) {
 
 ConfigService::ConfigService(Store& store, upstream::TargetRegistry& targets, unsigned workers,
                              SettingsSource settings, Publisher publish,
-                             const plugins::PluginRuntime* plugins)
+                             const plugins::PluginRuntime* plugins,
+                             observe::TrafficMetrics* traffic)
     : store_(store),
       targets_(targets),
       workers_(workers),
       plugins_(plugins),
+      traffic_(traffic),
       settings_(std::move(settings)),
       publish_(std::move(publish)) {
     // An empty configuration until reload(): reads never see null.
@@ -143,7 +145,8 @@ ConfigService::ConfigService(Store& store, upstream::TargetRegistry& targets, un
 
 std::shared_ptr<const Snapshot> ConfigService::compile(std::shared_ptr<const ConfigDocument> doc,
                                                        uint64_t version) {
-    return buildSnapshot(std::move(doc), version, settings_(), targets_, workers_, plugins_);
+    return buildSnapshot(std::move(doc), version, settings_(), targets_, workers_, plugins_,
+                         traffic_);
 }
 
 std::shared_ptr<const Snapshot> ConfigService::current() const {

@@ -50,7 +50,8 @@ public:
     /// with plugins does not compile.
     ConfigService(Store& store, upstream::TargetRegistry& targets, unsigned workers,
                   SettingsSource settings, Publisher publish,
-                  const plugins::PluginRuntime* plugins = nullptr);
+                  const plugins::PluginRuntime* plugins = nullptr,
+                  observe::TrafficMetrics* traffic = nullptr);
 
     /// Reads the store, compiles and publishes. Throws (ValidationError, StoreError) and
     /// leaves the current configuration in place when the stored one cannot compile.
@@ -114,6 +115,7 @@ private:
     upstream::TargetRegistry& targets_;
     unsigned workers_;
     const plugins::PluginRuntime* plugins_;
+    observe::TrafficMetrics* traffic_;
     SettingsSource settings_;
     Publisher publish_;
 

@@ -7,6 +7,7 @@
 #include <thread>
 
 #include "http/ascii.h"
+#include "observe/span_exporter.h"
 
 namespace gatehouse::config {
 namespace {
@@ -58,6 +59,13 @@ uint64_t toNumber(const std::string& key, const std::string& v, uint64_t min, ui
     return n;
 }
 
+bool toBool(const std::string& key, const std::string& v) {
+    const std::string l = http::toLower(v);
+    if (l == "true" || l == "on" || l == "yes" || l == "1") return true;
+    if (l == "false" || l == "off" || l == "no" || l == "0") return false;
+    throw SettingsError(key + ": expected true or false, got '" + v + "'");
+}
+
 }  // namespace
 
 unsigned Settings::effectiveWorkers() const {
@@ -96,6 +104,42 @@ Settings loadSettings(const std::string& iniPath,
                  rt->trustedProxies.push_back(*c);
              });
          }},
+        {"proxy.request_id_trusted",
+         [&](auto& k, auto& v) {
+             rt->requestIdTrusted.clear();
+             http::forEachListElement(v, [&](std::string_view item) {
+                 auto c = net::Cidr::parse(std::string(item));
+                 if (!c)
+                     throw SettingsError(k + ": '" + std::string(item) +
+                                         "' is not an address or CIDR block");
+                 rt->requestIdTrusted.push_back(*c);
+             });
+         }},
+        {"metrics.enabled", [&](auto& k, auto& v) { rt->metricsEnabled = toBool(k, v); }},
+        {"tracing.propagate", [&](auto& k, auto& v) { rt->tracePropagate = toBool(k, v); }},
+        {"tracing.sample_ratio",
+         [&](auto& k, auto& v) {
+             double r = -1;
+             auto [ptr, ec] = std::from_chars(v.data(), v.data() + v.size(), r);
+             if (ec != std::errc() || ptr != v.data() + v.size() || !(r >= 0 && r <= 1))
+                 throw SettingsError(k + ": expected a number from 0 to 1, got '" + v + "'");
+             rt->traceSampleRatio = r;
+         }},
+        {"tracing.otlp_endpoint",
+         [&](auto& k, auto& v) {
+             if (const std::string why = observe::SpanExporter::checkEndpoint(v); !why.empty())
+                 throw SettingsError(k + ": " + why);
+             s.tracing.otlpEndpoint = v;
+         }},
+        {"tracing.service_name",
+         [&](auto& k, auto& v) {
+             if (v.empty()) throw SettingsError(k + ": must not be empty");
+             s.tracing.serviceName = v;
+         }},
+        {"tracing.flush_interval_ms",
+         [&](auto& k, auto& v) { s.tracing.flushIntervalMs = u32(toNumber(k, v, 10, 60000)); }},
+        {"tracing.queue_size",
+         [&](auto& k, auto& v) { s.tracing.queuePerWorker = u32(toNumber(k, v, 16, 1 << 20)); }},
         {"limits.max_request_line",
          [&](auto& k, auto& v) { rt->limits.maxRequestLine = toNumber(k, v, 64, 1 << 20); }},
         {"limits.max_header_bytes",
@@ -179,6 +223,8 @@ backlog = 1024
 # Peers whose X-Forwarded-For / -Proto / -Host and X-Request-Id are kept (comma-separated
 # addresses or CIDR blocks). Everyone else's are replaced.
 trusted_proxies =
+# Other peers whose X-Request-Id is kept (e.g. internal clients that make their own ids).
+request_id_trusted =
 
 [limits]
 max_request_line = 8192
@@ -212,6 +258,25 @@ pause_timeout_ms = 30000
 
 [store]
 path = /var/lib/gatehouse/gatehouse.db
+
+[metrics]
+# Per-request Prometheus metrics at the admin API's /metrics and the live view at
+# /status/routes.
+enabled = true
+
+[tracing]
+# W3C traceparent/tracestate: continued from the client or started here, with the gateway's
+# own span sent upstream as the parent.
+propagate = true
+# Share of new traces marked sampled (a client's sampled flag is always kept).
+sample_ratio = 1.0
+# Export sampled gateway spans as OTLP/HTTP JSON, e.g. http://127.0.0.1:4318/v1/traces
+# (empty = off). Spans are batched off the workers and dropped, never waited for, when the
+# queue is full. Changes apply at restart.
+otlp_endpoint =
+service_name = gatehouse
+flush_interval_ms = 1000
+queue_size = 4096
 
 [server]
 drain_timeout_ms = 30000

@@ -33,6 +33,22 @@ struct RuntimeSettings {
     std::vector<net::Cidr> trustedProxies;
     /// How long a plugin may keep a request paused before it fails with 504.
     uint32_t pluginPauseMs = 30000;
+    /// Peers (besides trusted proxies) whose X-Request-Id is kept rather than replaced.
+    std::vector<net::Cidr> requestIdTrusted;
+    /// Per-request metrics ([metrics] enabled); off saves their cost on the data plane.
+    bool metricsEnabled = true;
+    /// W3C trace context: read `traceparent`, start the gateway's span, send it upstream.
+    bool tracePropagate = true;
+    /// Share of new traces (no incoming traceparent) marked sampled, 0-1.
+    double traceSampleRatio = 1.0;
+};
+
+/// Span export (start-time settings: the exporter's thread and queues are made once).
+struct TracingSettings {
+    std::string otlpEndpoint;  // "" = no export
+    std::string serviceName = "gatehouse";
+    uint32_t flushIntervalMs = 1000;
+    uint32_t queuePerWorker = 4096;
 };
 
 /// Everything the INI file (and command-line flags) hold. The rest lives in SQLite.
@@ -48,6 +64,7 @@ struct Settings {
     uint64_t adminMaxBodyBytes = 16u << 20;
     std::string eventLog = "stderr";  // "stderr", "stdout" or a file path
     std::string logLevel = "info";
+    TracingSettings tracing;
     std::shared_ptr<const RuntimeSettings> runtime = std::make_shared<RuntimeSettings>();
 
     unsigned effectiveWorkers() const;

@@ -95,7 +95,8 @@ std::shared_ptr<const Snapshot> buildSnapshot(std::shared_ptr<const ConfigDocume
                                               uint64_t version,
                                               std::shared_ptr<const RuntimeSettings> settings,
                                               upstream::TargetRegistry& targets, unsigned workers,
-                                              const plugins::PluginRuntime* plugins) {
+                                              const plugins::PluginRuntime* plugins,
+                                              observe::TrafficMetrics* traffic) {
     // The document was validated by its writer (ConfigService, Store::load): validating the
     // whole of it again here would double the cost of a write.
     auto snap = std::make_shared<Snapshot>();
@@ -148,6 +149,18 @@ std::shared_ptr<const Snapshot> buildSnapshot(std::shared_ptr<const ConfigDocume
         snap->routeTimeouts.push_back(t);
     }
     buildChains(*snap, plugins);
+    if (traffic) {
+        // Series are found by name, so a route keeps its counters across snapshots.
+        snap->unmatchedMetrics = traffic->unmatched();
+        snap->routeMetrics.reserve(destinations.size());
+        live = 0;
+        for (const auto& r : snap->doc->routes) {
+            if (!r.enabled) continue;
+            const UpstreamSpec& u = *snap->upstreams[destinations[live++]].spec;
+            snap->routeMetrics.push_back(
+                {traffic->route(r.meta.name), traffic->upstream(r.meta.name, u.meta.name)});
+        }
+    }
     return snap;
 }
 

@@ -8,6 +8,7 @@
 
 #include "config/model.h"
 #include "config/settings.h"
+#include "observe/traffic_metrics.h"
 #include "plugins/instance.h"
 #include "router/route_table.h"
 #include "upstream/balancer.h"
@@ -35,6 +36,13 @@ struct Snapshot {
     std::vector<upstream::UpstreamTimeouts> routeTimeouts;
     /// Each route's plugin chain, by route order (the global plugins merged in).
     std::vector<plugins::PluginChain> routeChains;
+    /// Where each route's requests are counted, by route order; empty without metrics.
+    struct RouteMetrics {
+        std::shared_ptr<observe::RouteSeries> route;
+        std::shared_ptr<observe::UpstreamSeries> upstream;
+    };
+    std::vector<RouteMetrics> routeMetrics;
+    std::shared_ptr<observe::RouteSeries> unmatchedMetrics;  // requests no route matched
 };
 
 /// Compiles a validated document into a snapshot: routes into the route table, upstreams into
@@ -44,13 +52,14 @@ std::shared_ptr<const Snapshot> buildSnapshot(std::shared_ptr<const ConfigDocume
                                               uint64_t version,
                                               std::shared_ptr<const RuntimeSettings> settings,
                                               upstream::TargetRegistry& targets, unsigned workers,
-                                              const plugins::PluginRuntime* plugins = nullptr);
+                                              const plugins::PluginRuntime* plugins = nullptr,
+                                              observe::TrafficMetrics* traffic = nullptr);
 inline std::shared_ptr<const Snapshot> buildSnapshot(
     ConfigDocument doc, uint64_t version, std::shared_ptr<const RuntimeSettings> settings,
     upstream::TargetRegistry& targets, unsigned workers,
-    const plugins::PluginRuntime* plugins = nullptr) {
+    const plugins::PluginRuntime* plugins = nullptr, observe::TrafficMetrics* traffic = nullptr) {
     return buildSnapshot(std::make_shared<const ConfigDocument>(std::move(doc)), version,
-                         std::move(settings), targets, workers, plugins);
+                         std::move(settings), targets, workers, plugins, traffic);
 }
 
 /// Where workers find the current snapshot. publish() is called by the control side; workers

@@ -38,6 +38,9 @@ public:
         return s;
     }
 
+    /// 64 random bits (trace and span ids).
+    uint64_t random() { return step(); }
+
 private:
     static uint64_t rotl(uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
     uint64_t step() {

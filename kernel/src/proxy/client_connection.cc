@@ -56,7 +56,9 @@ ClientConnection::ClientConnection(Worker& worker, Poco::Net::StreamSocket socke
       clientAddr_(peer.host()),
       parser_(http::HttpParser::Type::kRequest, worker.snapshot().settings->limits, this),
       timer_([this] { onTimer(); }) {
-    trustedPeer_ = net::anyContains(worker.snapshot().settings->trustedProxies, clientAddr_);
+    const config::RuntimeSettings& s = *worker.snapshot().settings;
+    trustedPeer_ = net::anyContains(s.trustedProxies, clientAddr_);
+    trustedRequestId_ = trustedPeer_ || net::anyContains(s.requestIdTrusted, clientAddr_);
 }
 
 ClientConnection::~ClientConnection() {
@@ -278,6 +280,7 @@ bool ClientConnection::flushOut() {
         const net::IoResult r = net::writeSome(fd_, out_.data(), out_.size());
         if (r.kind == net::IoResult::kData) {
             out_.consume(r.bytes);
+            if (ex_) ex_->bytesOut += r.bytes;
             wrote = true;
         } else if (r.kind == net::IoResult::kWouldBlock) {
             writeReady_ = false;
@@ -302,7 +305,7 @@ bool ClientConnection::finishExchangeIfDone() {
     if (phase_ != Phase::kActive || !ex_ || !ex_->responseDone || !out_.empty()) return false;
     if (!ex_->requestDone && !ex_->closeAfter) return false;  // still discarding the body
 
-    worker_.stats().requests.fetch_add(1, std::memory_order_relaxed);
+    WorkerStats::add(worker_.stats().requests, uint64_t{1});
     ++requestsServed_;
     const bool close = ex_->closeAfter || !ex_->requestDone || !ex_->req.keepAlive || peerEof_ ||
                        worker_.draining();
@@ -344,6 +347,8 @@ void ClientConnection::drain() {
 
 void ClientConnection::endExchange() {
     if (!ex_) return;
+    if (ex_->timed) observeExchange(*ex_);
+    WorkerStats::add(worker_.stats().requestsInFlight, int64_t{-1});
     // Plugins get on_log and on_done however the request ended (served, failed, abandoned).
     if (ex_->plugins.chain) worker_.plugins().end(*ex_);
     releaseUpstream(false);
@@ -463,6 +468,7 @@ void ClientConnection::beginExchange() {
     Exchange& ex = *ex_;
     ex.snapshot = worker_.pinSnapshot();
     ex.startUs = net::monotonicUs();
+    WorkerStats::add(worker_.stats().requestsInFlight, int64_t{1});
     ex.handle.access = this;
     phase_ = Phase::kActive;
 
@@ -487,9 +493,14 @@ void ClientConnection::beginExchange() {
     } else {
         req.framing = http::Framing::kNone;
     }
+    ex.bytesIn = parser_.headLength();
+    const config::RuntimeSettings& s = *ex.snapshot->settings;
+    if (s.tracePropagate) startTrace(ex, s);
+    ex.timed = s.metricsEnabled || (ex.trace.sampled() && worker_.spans());
+
     // X-Request-Id: a trusted peer's is kept; everyone else gets a fresh one.
     std::optional<std::string_view> incoming;
-    if (trustedPeer_) incoming = req.headers.get("x-request-id");
+    if (trustedRequestId_) incoming = req.headers.get("x-request-id");
     if (incoming && acceptableRequestId(*incoming)) {
         std::memcpy(ex.requestIdBuf, incoming->data(), incoming->size());
         ex.requestId = std::string_view(ex.requestIdBuf, incoming->size());
@@ -644,6 +655,10 @@ void ClientConnection::proceedUpstream() {
     fc.listenerPort = worker_.listenerPort();
     fc.trustedPeer = trustedPeer_;
     fc.requestId = ex.requestId;
+    if (ex.traced) {
+        fc.traceparent = std::string_view(ex.traceparent, sizeof ex.traceparent);
+        fc.dropTracestate = ex.dropTracestate;
+    }
     const std::string_view host = ex.route->spec->preserveHost && !ex.req.hostHeader.empty()
                                       ? ex.req.hostHeader
                                       : std::string_view((*ex.target)->hostHeader);
@@ -680,6 +695,7 @@ void ClientConnection::dispatch(bool fresh) {
             return;
         }
     }
+    if (ex.timed && ex.dispatchUs == 0) ex.dispatchUs = net::monotonicUs();
     ex.reusedConnection = conn->reused();
     conn->attach(this, ex.timeouts, ex.req.method == HTTP_HEAD);
     conn->out().append(ex.upstreamHead);
@@ -704,7 +720,9 @@ net::ByteBuffer& ClientConnection::requestSink() {
 }
 
 void ClientConnection::onBody(const char* data, size_t len) {
-    if (!ex_ || ex_->bodyDiscard) return;
+    if (!ex_) return;
+    ex_->bytesIn += len;
+    if (ex_->bodyDiscard) return;
     if (ex_->plugins.bufferRequestBody) {
         ex_->plugins.requestBody.append(data, len);
         return;
@@ -770,6 +788,8 @@ void ClientConnection::respondLocal(int status, std::string_view message, bool c
         ex_ = spare_ ? std::move(spare_) : std::make_unique<Exchange>();
         ex_->snapshot = worker_.pinSnapshot();
         ex_->startUs = net::monotonicUs();
+        ex_->timed = ex_->snapshot->settings->metricsEnabled;
+        WorkerStats::add(worker_.stats().requestsInFlight, int64_t{1});
         worker_.ids().next(ex_->requestIdBuf);
         ex_->requestId = std::string_view(ex_->requestIdBuf, 36);
         ex_->req.keepAlive = false;
@@ -862,6 +882,7 @@ void ClientConnection::runResponsePlugins() {
             break;
     }
     ps.holdResponse = false;
+    if (ex.timed && ex.upstreamHeadUs) ex.heldUs = net::monotonicUs();
     emitResponseHead();
     if (ps.bufferResponseBody) {
         if (ex.upstreamDone) completeResponse();  // else: the rest streams, completion follows
@@ -937,6 +958,7 @@ http::ParserSink::HeadAction ClientConnection::onUpstreamHead(upstream::Upstream
                                                               const http::HttpParser& p,
                                                               const char* base) {
     Exchange& ex = *ex_;
+    if (ex.timed) ex.upstreamHeadUs = net::monotonicUs();
     http::ResponseHead& resp = ex.resp;
     resp.raw.assign(base, p.headLength());
     resp.headers.clear();
@@ -1181,6 +1203,100 @@ gh_resumer* ClientConnection::pause() {
             if (token->connection) token->connection->resumePlugins(token.get());
         });
     }};
+}
+
+// ---------------------------------------------------------------------------------------
+// Observability: trace context in, metrics and spans out.
+
+void ClientConnection::startTrace(Exchange& ex, const config::RuntimeSettings& s) {
+    ex.traced = true;
+    // Continue the client's trace when it sent exactly one valid traceparent.
+    std::string_view incoming;
+    int count = 0;
+    for (const auto& f : ex.req.headers.fields())
+        if (f.name.size() == 11 && http::iequals(f.name, "traceparent")) {
+            incoming = f.value;
+            ++count;
+        }
+    observe::RequestIdGenerator& rng = worker_.ids();
+    if (count != 1 || !ex.trace.parseTraceparent(http::trimOws(incoming))) {
+        ex.trace = {};
+        ex.dropTracestate = true;  // tracestate belongs to the traceparent it came with
+        const uint64_t hi = rng.random(), lo = rng.random();
+        for (int i = 0; i < 8; ++i) {
+            ex.trace.traceId[i] = static_cast<uint8_t>(hi >> (56 - 8 * i));
+            ex.trace.traceId[8 + i] = static_cast<uint8_t>(lo >> (56 - 8 * i));
+        }
+        // A new trace is sampled with the configured probability (53 random bits).
+        const double draw = static_cast<double>(rng.random() >> 11) * 0x1.0p-53;
+        ex.trace.flags = draw < s.traceSampleRatio ? 1 : 0;
+    }
+    uint64_t span = 0;
+    while (span == 0)
+        span = rng.random();
+    for (int i = 0; i < 8; ++i)
+        ex.trace.spanId[i] = static_cast<uint8_t>(span >> (56 - 8 * i));
+    ex.trace.formatTraceparent(ex.traceparent);
+}
+
+void ClientConnection::observeExchange(Exchange& ex) {
+    if (!ex.snapshot) return;
+    const config::Snapshot& snap = *ex.snapshot;
+    const uint64_t endUs = net::monotonicUs();
+    const uint64_t totalUs = endUs - ex.startUs;
+    // A response that never started was abandoned: the client closed first (nginx's 499).
+    const int status = ex.responseStarted ? ex.status : 499;
+    const bool proxied = ex.upstreamHeadUs != 0 && ex.dispatchUs != 0;
+
+    if (snap.settings->metricsEnabled) {
+        const config::Snapshot::RouteMetrics* rm =
+            ex.route && !snap.routeMetrics.empty() ? &snap.routeMetrics[ex.route->order] : nullptr;
+        observe::RouteSeries* series = rm ? rm->route.get() : snap.unmatchedMetrics.get();
+        if (series) {
+            observe::RouteCells& c = series->local(worker_.index());
+            const uint8_t method = ex.req.methodName.empty() ? observe::methodSlot(-1)
+                                                             : observe::methodSlot(ex.req.method);
+            c.countStatus(method, status);
+            if (status >= 500) c.errors.add(1);
+            c.duration.record(totalUs);
+            c.bytesReceived.add(ex.bytesIn);
+            c.bytesSent.add(ex.bytesOut);
+            if (proxied) {
+                // The gateway's part: routing and request plugins before the upstream was
+                // contacted, response plugins while the head was held.
+                const uint64_t before = ex.dispatchUs - ex.startUs;
+                const uint64_t held =
+                    ex.heldUs > ex.upstreamHeadUs ? ex.heldUs - ex.upstreamHeadUs : 0;
+                c.overhead.record(before + held);
+                if (rm && rm->upstream)
+                    rm->upstream->local(worker_.index())
+                        .duration.record(ex.upstreamHeadUs - ex.dispatchUs);
+            } else {
+                c.overhead.record(totalUs);  // answered by the gateway itself
+            }
+        }
+    }
+
+    observe::SpanExporter* spans = worker_.spans();
+    if (spans && ex.traced && ex.trace.sampled()) {
+        timespec now;
+        clock_gettime(CLOCK_REALTIME, &now);
+        const uint64_t endNs =
+            static_cast<uint64_t>(now.tv_sec) * 1000000000u + static_cast<uint64_t>(now.tv_nsec);
+        observe::SpanRecord r;
+        r.trace = ex.trace;
+        r.endUnixNs = endNs;
+        r.startUnixNs = endNs - totalUs * 1000u;
+        r.status = status;
+        r.method = ex.req.methodName;
+        r.target = ex.req.target;
+        r.host = ex.req.hostHeader;
+        if (ex.route) r.route = ex.route->spec->meta.name;
+        r.requestId = ex.requestId;
+        r.clientIp = clientIp_;
+        if (proxied && ex.target) r.upstream = (*ex.target)->address;
+        spans->submit(worker_.index(), std::move(r));
+    }
 }
 
 }  // namespace gatehouse::proxy

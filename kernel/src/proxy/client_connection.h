@@ -76,6 +76,9 @@ private:
     void onChunkComplete() override;
     bool onMessageComplete() override;
     void beginExchange();
+    void startTrace(Exchange& ex, const config::RuntimeSettings& s);
+    /// Records a finished (or abandoned) exchange in the metrics and, when sampled, as a span.
+    void observeExchange(Exchange& ex);
     bool validateRequest(int* status, const char** reason);
     void route();
     void runRequestPlugins();
@@ -141,6 +144,7 @@ private:
     std::string clientIp_;
     Poco::Net::IPAddress clientAddr_;
     bool trustedPeer_ = false;
+    bool trustedRequestId_ = false;  // this peer's X-Request-Id is kept
 
     http::HttpParser parser_;
     net::ByteBuffer in_;

@@ -12,6 +12,7 @@
 #include "config/snapshot.h"
 #include "http/message.h"
 #include "net/byte_buffer.h"
+#include "observe/trace_context.h"
 #include "plugins/host_api.h"
 #include "plugins/instance.h"
 #include "proxy/forwarding.h"
@@ -108,6 +109,18 @@ struct Exchange {
     ClientFraming clientFraming = ClientFraming::kNone;
     int status = 0;
     uint64_t startUs = 0;
+
+    // Observability. The timestamps are taken only when `timed` (metrics or span export on).
+    bool timed = false;
+    uint64_t dispatchUs = 0;      // the request was handed to an upstream connection
+    uint64_t upstreamHeadUs = 0;  // the upstream's response head arrived
+    uint64_t heldUs = 0;          // a head held for response plugins was released
+    uint64_t bytesIn = 0;         // request head and body bytes received
+    uint64_t bytesOut = 0;        // bytes written to the client
+    observe::TraceContext trace;
+    bool traced = false;          // trace context on: `traceparent` is what goes upstream
+    bool dropTracestate = false;  // the client's traceparent was missing or invalid
+    char traceparent[observe::TraceContext::kTraceparentLength] = {};
 
     /// Makes this a fresh exchange for the connection's next request, keeping the storage
     /// that would otherwise be allocated again (head copies, header lists, the upstream head).

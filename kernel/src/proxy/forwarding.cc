@@ -60,6 +60,10 @@ void writeUpstreamRequestHead(std::string& out, const http::RequestHead& req, st
         switch (http::classifyRequestHeader(f.name)) {
             case http::HeaderClass::kForward:
                 if (!named.empty() && named.contains(f.name)) continue;
+                if (!fc.traceparent.empty() && (f.name.size() == 11 || f.name.size() == 10) &&
+                    (http::iequals(f.name, "traceparent") ||
+                     (fc.dropTracestate && http::iequals(f.name, "tracestate"))))
+                    continue;
                 appendHeader(out, f.name, f.value);
                 break;
             case http::HeaderClass::kGatewayOwned:
@@ -89,6 +93,7 @@ void writeUpstreamRequestHead(std::string& out, const http::RequestHead& req, st
         appendHeader(out, "X-Forwarded-Host", xfHost.empty() ? req.hostHeader : xfHost);
     appendHeader(out, "X-Forwarded-Port", xfPort.empty() ? fc.listenerPort : xfPort);
     appendHeader(out, "X-Request-Id", fc.requestId);
+    if (!fc.traceparent.empty()) appendHeader(out, "traceparent", fc.traceparent);
     if (req.framing == http::Framing::kChunked) {
         out.append("Transfer-Encoding: chunked\r\n");
     } else if (req.framing == http::Framing::kLength) {

@@ -15,6 +15,11 @@ struct ForwardContext {
     std::string_view listenerPort;
     bool trustedPeer = false;  // keep (append to) the client's X-Forwarded-* headers
     std::string_view requestId;
+    /// The gateway's traceparent ("" = trace context off: the client's headers pass as they
+    /// are). It replaces the client's; `dropTracestate` when the client's traceparent was
+    /// invalid, whose tracestate then means nothing.
+    std::string_view traceparent;
+    bool dropTracestate = false;
 };
 
 /// Serializes the request head sent upstream: request line with the rewritten path, the

@@ -22,11 +22,12 @@ private:
 };
 
 Worker::Worker(unsigned index, Poco::Net::ServerSocket listener, config::SnapshotHolder& snapshots,
-               observe::EventLog& log)
+               observe::EventLog& log, observe::SpanExporter* spans)
     : index_(index),
       listener_(std::move(listener)),
       snapshots_(snapshots),
       log_(log),
+      spans_(spans && spans->enabled() ? spans : nullptr),
       port_(std::to_string(listener_.address().port())),
       poster_(std::make_shared<LoopPoster>(&loop_)),
       plugins_(std::make_unique<PluginRunner>(log)),
@@ -131,8 +132,8 @@ void Worker::acceptAll() {
         c->next = connections_;
         if (connections_) connections_->prev = c;
         connections_ = c;
-        stats_.connectionsAccepted.fetch_add(1, std::memory_order_relaxed);
-        stats_.connectionsOpen.fetch_add(1, std::memory_order_relaxed);
+        WorkerStats::add(stats_.connectionsAccepted, uint64_t{1});
+        WorkerStats::add(stats_.connectionsOpen, int64_t{1});
     }
 }
 
@@ -141,7 +142,7 @@ void Worker::connectionClosed(ClientConnection* c) {
     if (c->next) c->next->prev = c->prev;
     if (connections_ == c) connections_ = c->next;
     c->prev = c->next = nullptr;
-    stats_.connectionsOpen.fetch_sub(1, std::memory_order_relaxed);
+    WorkerStats::add(stats_.connectionsOpen, int64_t{-1});
     loop_.destroyLater(std::unique_ptr<net::IoHandler>(c));
     if (draining_ && !connections_) loop_.stop();
 }

@@ -15,6 +15,7 @@
 #include "net/event_loop.h"
 #include "observe/event_log.h"
 #include "observe/request_id.h"
+#include "observe/span_exporter.h"
 #include "proxy/http_date.h"
 #include "router/regex.h"
 #include "upstream/pool.h"
@@ -73,10 +74,18 @@ private:
 };
 
 /// Counters a worker publishes for the control side (relaxed atomics, written by the worker).
+/// The worker is the only writer, so updates are plain loads and stores (no locked
+/// instruction on the data plane); readers see values at most one update old.
 struct WorkerStats {
     std::atomic<uint64_t> requests{0};
     std::atomic<uint64_t> connectionsAccepted{0};
     std::atomic<int64_t> connectionsOpen{0};
+    std::atomic<int64_t> requestsInFlight{0};  // connections with a request under way
+
+    template <class T>
+    static void add(std::atomic<T>& a, T d) {
+        a.store(a.load(std::memory_order_relaxed) + d, std::memory_order_relaxed);
+    }
 };
 
 /// One data-plane thread: an event loop, its own SO_REUSEPORT listener, its client
@@ -84,8 +93,9 @@ struct WorkerStats {
 /// except the snapshot holder (read) and the target states (atomic counters).
 class Worker {
 public:
+    /// `spans` (may be null) receives the sampled requests' spans.
     Worker(unsigned index, Poco::Net::ServerSocket listener, config::SnapshotHolder& snapshots,
-           observe::EventLog& log);
+           observe::EventLog& log, observe::SpanExporter* spans = nullptr);
     ~Worker();
     Worker(const Worker&) = delete;
     Worker& operator=(const Worker&) = delete;
@@ -109,6 +119,8 @@ public:
     router::RegexScratch& regexScratch() { return regex_; }
     HttpDate& date() { return date_; }
     observe::EventLog& log() { return log_; }
+    /// The span exporter when export is on, else null.
+    observe::SpanExporter* spans() { return spans_; }
     unsigned index() const { return index_; }
     bool draining() const { return draining_; }
     const std::string& listenerPort() const { return port_; }
@@ -117,6 +129,8 @@ public:
     void connectionClosed(ClientConnection* c);
 
     WorkerStats& stats() { return stats_; }
+    /// Idle keep-alive connections in this worker's upstream pool (any thread).
+    int64_t idleUpstreamConnections() const { return pool_.idleGauge(); }
 
 private:
     class Acceptor;
@@ -127,6 +141,7 @@ private:
     Poco::Net::ServerSocket listener_;
     config::SnapshotHolder& snapshots_;
     observe::EventLog& log_;
+    observe::SpanExporter* spans_;
     std::string port_;
 
     net::EventLoop loop_;

@@ -6,9 +6,11 @@
 #include <Poco/Exception.h>
 #include <Poco/Net/SocketAddress.h>
 
+#include <algorithm>
 #include <cstdio>
 
 #include "config/codec.h"
+#include "net/clock.h"
 #include "net/listener.h"
 
 namespace gatehouse::server {
@@ -52,6 +54,86 @@ admin::GatewayStatus Gateway::status() const {
     st.ready = ready_.load();
     st.draining = draining_.load();
     return st;
+}
+
+void Gateway::appendMetrics(std::string& out) const {
+    auto header = [&](const char* name, const char* type, const char* help) {
+        out += std::string("# HELP ") + name + " " + help + "\n# TYPE " + name + " " + type + "\n";
+    };
+    auto line = [&](const std::string& series, auto value) {
+        out += series + " " + std::to_string(value) + "\n";
+    };
+    header("gatehouse_build_info", "gauge", "The running build (always 1).");
+    line("gatehouse_build_info{version=\"" GATEHOUSE_VERSION "\"}", 1);
+    header("gatehouse_start_time_seconds", "gauge", "When the process started (Unix time).");
+    line("gatehouse_start_time_seconds",
+         std::chrono::duration_cast<std::chrono::seconds>(startedAtWall_.time_since_epoch())
+             .count());
+    header("gatehouse_workers", "gauge", "Data-plane worker threads.");
+    line("gatehouse_workers", workers_.size());
+
+    int64_t open = 0, inFlight = 0, upstreamIdle = 0;
+    uint64_t accepted = 0;
+    for (const auto& w : workers_) {
+        open += w->stats().connectionsOpen.load(std::memory_order_relaxed);
+        inFlight += w->stats().requestsInFlight.load(std::memory_order_relaxed);
+        accepted += w->stats().connectionsAccepted.load(std::memory_order_relaxed);
+        upstreamIdle += w->idleUpstreamConnections();
+    }
+    // The two counts are read a moment apart: keep the idle figure from going negative.
+    const int64_t active = std::min(inFlight, open);
+    header("gatehouse_connections", "gauge",
+           "Open client connections: active (a request under way) or idle (keep-alive).");
+    line("gatehouse_connections{state=\"active\"}", active);
+    line("gatehouse_connections{state=\"idle\"}", open - active);
+    header("gatehouse_connections_accepted_total", "counter", "Client connections accepted.");
+    line("gatehouse_connections_accepted_total", accepted);
+    header("gatehouse_upstream_idle_connections", "gauge",
+           "Keep-alive upstream connections waiting in the workers' pools.");
+    line("gatehouse_upstream_idle_connections", upstreamIdle);
+
+    if (const auto snap = snapshots_.current()) {
+        std::string health, activeReqs;
+        for (const auto& u : snap->upstreams)
+            for (const auto& t : u.targets) {
+                std::string labels = "{upstream=\"";
+                observe::appendLabelValue(labels, u.spec->meta.name);
+                labels += "\",target=\"";
+                observe::appendLabelValue(labels, t->address);
+                labels += "\"}";
+                // Without health checks a target is healthy when its address resolved.
+                health +=
+                    "gatehouse_upstream_target_health" + labels + (t->resolvedOk ? " 1\n" : " 0\n");
+                activeReqs += "gatehouse_upstream_target_active_requests" + labels + " " +
+                              std::to_string(t->active.load(std::memory_order_relaxed)) + "\n";
+            }
+        header("gatehouse_upstream_target_health", "gauge",
+               "1 when the target is in rotation, 0 when it is not.");
+        out += health;
+        header("gatehouse_upstream_target_active_requests", "gauge",
+               "Requests in flight to the target, all workers.");
+        out += activeReqs;
+    }
+    if (traffic_) traffic_->render(out);
+
+    header("gatehouse_event_log_dropped_total", "counter",
+           "Event log lines dropped because the writer fell behind.");
+    line("gatehouse_event_log_dropped_total", log_->dropped());
+    if (spans_ && spans_->enabled()) {
+        header("gatehouse_spans_exported_total", "counter", "Spans the collector accepted.");
+        line("gatehouse_spans_exported_total", spans_->exported());
+        header("gatehouse_spans_dropped_total", "counter",
+               "Spans dropped because a worker's export queue was full.");
+        line("gatehouse_spans_dropped_total", spans_->dropped());
+        header("gatehouse_spans_failed_total", "counter",
+               "Spans lost because the collector could not be reached or refused them.");
+        line("gatehouse_spans_failed_total", spans_->failed());
+    }
+}
+
+std::vector<observe::RouteStatus> Gateway::routeStatus() const {
+    if (!traffic_) return {};
+    return traffic_->routeStatus(net::monotonicMs());
 }
 
 bool Gateway::startAdmin() {
@@ -186,13 +268,28 @@ int Gateway::run() {
         log_->flush();
         return 1;
     }
+    try {
+        observe::SpanExporter::Options so;
+        so.endpoint = settings_.tracing.otlpEndpoint;
+        so.serviceName = settings_.tracing.serviceName;
+        so.flushIntervalMs = settings_.tracing.flushIntervalMs;
+        so.queuePerWorker = settings_.tracing.queuePerWorker;
+        spans_ = std::make_unique<observe::SpanExporter>(so, settings_.effectiveWorkers(), *log_);
+    } catch (const std::exception& e) {
+        log_->emit(observe::Level::kError, "startup_failed",
+                   {{"reason", std::string_view(e.what())}});
+        log_->flush();
+        return 1;
+    }
+    traffic_ = std::make_unique<observe::TrafficMetrics>(settings_.effectiveWorkers());
     pluginServices_ = {log_.get(), &sharedState_, &metrics_};
     pluginRegistry_ = std::make_unique<plugins::PluginRegistry>(plugins::hostApi());
     pluginRuntime_ = {pluginRegistry_.get(), &pluginInstances_, &pluginServices_};
     loadPlugins("start");
     config_ = std::make_unique<config::ConfigService>(
         *store_, targets_, settings_.effectiveWorkers(), [this] { return runtime(); },
-        [this](std::shared_ptr<const config::Snapshot> snap) { published(snap); }, &pluginRuntime_);
+        [this](std::shared_ptr<const config::Snapshot> snap) { published(snap); }, &pluginRuntime_,
+        traffic_.get());
     if (!loadAndPublish("start")) {
         log_->flush();
         return 1;
@@ -206,8 +303,8 @@ int Gateway::run() {
                                                 settings_.backlog);
         bound = listeners.front().address().toString();
         for (unsigned i = 0; i < n; ++i)
-            workers_.push_back(
-                std::make_unique<proxy::Worker>(i, std::move(listeners[i]), snapshots_, *log_));
+            workers_.push_back(std::make_unique<proxy::Worker>(i, std::move(listeners[i]),
+                                                               snapshots_, *log_, spans_.get()));
     } catch (const std::exception& e) {
         const std::string reason = "cannot listen on " + settings_.proxyListen + ": " +
                                    (dynamic_cast<const Poco::Exception*>(&e)
@@ -240,6 +337,7 @@ int Gateway::run() {
         const int sig = sigtimedwait(&set, nullptr, &tick);
         if (sig < 0) {
             snapshots_.collect();
+            traffic_->sample(net::monotonicMs());
             continue;
         }
         if (sig == SIGHUP) {

@@ -14,6 +14,8 @@
 #include "config/snapshot.h"
 #include "config/store.h"
 #include "observe/event_log.h"
+#include "observe/span_exporter.h"
+#include "observe/traffic_metrics.h"
 #include "proxy/worker.h"
 #include "upstream/target.h"
 
@@ -33,6 +35,8 @@ public:
 
 private:
     admin::GatewayStatus status() const override;
+    void appendMetrics(std::string& out) const override;
+    std::vector<observe::RouteStatus> routeStatus() const override;
     bool startAdmin();
     bool loadAndPublish(const char* reason);
     void reload();
@@ -49,7 +53,9 @@ private:
     config::SnapshotHolder snapshots_;
     // Plugins: the loader and the services instances use live as long as the process.
     plugins::SharedState sharedState_;
-    observe::MetricRegistry metrics_;
+    observe::MetricRegistry metrics_;  // plugin-defined
+    std::unique_ptr<observe::TrafficMetrics> traffic_;
+    std::unique_ptr<observe::SpanExporter> spans_;  // outlives the workers that submit to it
     plugins::PluginServices pluginServices_;
     std::unique_ptr<plugins::PluginRegistry> pluginRegistry_;
     plugins::InstanceCache pluginInstances_;
@@ -61,6 +67,7 @@ private:
     std::unique_ptr<admin::AdminApi> adminApi_;
     std::unique_ptr<admin::AdminServer> adminServer_;
     std::chrono::steady_clock::time_point startedAt_ = std::chrono::steady_clock::now();
+    std::chrono::system_clock::time_point startedAtWall_ = std::chrono::system_clock::now();
     std::atomic<bool> ready_{false};
     std::atomic<bool> draining_{false};
 };

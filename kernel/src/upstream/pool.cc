@@ -13,6 +13,7 @@ std::unique_ptr<UpstreamConnection> ConnectionPool::acquire(const TargetState& t
     if (it == idle_.end() || it->second.empty()) return nullptr;
     std::unique_ptr<UpstreamConnection> c = std::move(it->second.back());
     it->second.pop_back();
+    adjustIdle(-1);
     c->unpark();
     return c;
 }
@@ -25,6 +26,7 @@ void ConnectionPool::release(std::unique_ptr<UpstreamConnection> c, const PoolLi
     }
     c->parkIdle(this, loop_.nowMs() + limits.idleTimeoutMs);
     list.push_back(std::move(c));
+    adjustIdle(1);
 }
 
 void ConnectionPool::drop(UpstreamConnection* c) {
@@ -35,6 +37,7 @@ void ConnectionPool::drop(UpstreamConnection* c) {
     if (pos == list.end()) return;
     std::unique_ptr<UpstreamConnection> owned = std::move(*pos);
     list.erase(pos);
+    adjustIdle(-1);
     if (list.empty()) idle_.erase(it);
     discard(std::move(owned));
 }
@@ -47,6 +50,7 @@ void ConnectionPool::discard(std::unique_ptr<UpstreamConnection> c) {
 void ConnectionPool::closeAll() {
     auto idle = std::move(idle_);
     idle_.clear();
+    idleGauge_.store(0, std::memory_order_relaxed);
     for (auto& [id, list] : idle)
         for (auto& c : list)
             discard(std::move(c));

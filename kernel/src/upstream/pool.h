@@ -1,5 +1,6 @@
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <unordered_map>
@@ -36,10 +37,16 @@ public:
     void discard(std::unique_ptr<UpstreamConnection> c);
 
     size_t idleCount() const;
+    /// The same count, readable from any thread (metrics).
+    int64_t idleGauge() const { return idleGauge_.load(std::memory_order_relaxed); }
 
 private:
     net::EventLoop& loop_;
     std::unordered_map<uint64_t, std::vector<std::unique_ptr<UpstreamConnection>>> idle_;
+    std::atomic<int64_t> idleGauge_{0};  // written by the owning worker only
+    void adjustIdle(int64_t d) {
+        idleGauge_.store(idleGauge_.load(std::memory_order_relaxed) + d, std::memory_order_relaxed);
+    }
 };
 
 }  // namespace gatehouse::upstream
