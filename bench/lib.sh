@@ -430,6 +430,10 @@ EOF
   if [[ -n "${GH_PLUGIN_DIR:-}" ]]; then
     printf '[plugins]\ndir = %s\n' "$GH_PLUGIN_DIR" >>"$dir/gatehouse.ini"
   fi
+  # GH_EXTRA_INI: more INI text for this instance (e.g. "[metrics]\nenabled = false").
+  if [[ -n "${GH_EXTRA_INI:-}" ]]; then
+    printf '%b\n' "$GH_EXTRA_INI" >>"$dir/gatehouse.ini"
+  fi
   bench_spawn "$name" "$GATEHOUSE_BIN" run --config "$dir/gatehouse.ini" --db "$dir/gatehouse.db" \
     --listen 127.0.0.1:0 --workers 1
   GH_PID=$BENCH_PID

@@ -129,6 +129,18 @@ listen = 127.0.0.1:9000
 workers = 3
 backlog = 77
 trusted_proxies = 10.0.0.0/8, ::1
+request_id_trusted = 192.168.0.0/16
+
+[metrics]
+enabled = off
+
+[tracing]
+propagate = false
+sample_ratio = 0.25
+otlp_endpoint = http://127.0.0.1:4318/v1/traces
+service_name = edge
+flush_interval_ms = 250
+queue_size = 128
 
 [limits]
 max_request_line = 4096
@@ -184,6 +196,38 @@ log_level = debug
     EXPECT_EQ(s.drainTimeoutMs, 1234u);
     EXPECT_EQ(s.eventLog, "/var/log/gatehouse/events.log");
     EXPECT_EQ(s.logLevel, "debug");
+    ASSERT_EQ(rt.requestIdTrusted.size(), 1u);
+    EXPECT_EQ(rt.requestIdTrusted[0].toString(), "192.168.0.0/16");
+    EXPECT_FALSE(rt.metricsEnabled);
+    EXPECT_FALSE(rt.tracePropagate);
+    EXPECT_DOUBLE_EQ(rt.traceSampleRatio, 0.25);
+    EXPECT_EQ(s.tracing.otlpEndpoint, "http://127.0.0.1:4318/v1/traces");
+    EXPECT_EQ(s.tracing.serviceName, "edge");
+    EXPECT_EQ(s.tracing.flushIntervalMs, 250u);
+    EXPECT_EQ(s.tracing.queuePerWorker, 128u);
+}
+
+TEST(LoadSettings, ObservabilityDefaults) {
+    const Settings s = loadText("");
+    EXPECT_TRUE(s.runtime->metricsEnabled);
+    EXPECT_TRUE(s.runtime->tracePropagate);
+    EXPECT_DOUBLE_EQ(s.runtime->traceSampleRatio, 1.0);
+    EXPECT_TRUE(s.runtime->requestIdTrusted.empty());
+    EXPECT_EQ(s.tracing.otlpEndpoint, "");
+}
+
+TEST(LoadSettings, BadObservabilityValuesNameTheKey) {
+    for (const auto& [text, key] : std::vector<std::pair<std::string, std::string>>{
+             {"[metrics]\nenabled = maybe\n", "metrics.enabled"},
+             {"[tracing]\nsample_ratio = 1.5\n", "tracing.sample_ratio"},
+             {"[tracing]\nsample_ratio = half\n", "tracing.sample_ratio"},
+             {"[tracing]\notlp_endpoint = collector:4318\n", "tracing.otlp_endpoint"},
+             {"[tracing]\nflush_interval_ms = 1\n", "tracing.flush_interval_ms"},
+             {"[proxy]\nrequest_id_trusted = nope\n", "proxy.request_id_trusted"},
+         }) {
+        const std::string err = loadError(text);
+        EXPECT_NE(err.find(key), std::string::npos) << text << " -> " << err;
+    }
 }
 
 TEST(LoadSettings, UnknownKeyIsNamed) {
