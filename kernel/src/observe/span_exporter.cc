@@ -190,7 +190,8 @@ std::string SpanExporter::encode(const std::vector<SpanRecord>& spans,
         out += ",\"attributes\":[";
         bool firstAttr = true;
         attr(out, firstAttr, "http.request.method", s.method);
-        attr(out, firstAttr, "url.path", s.target);
+        // The query is left out: it may carry credentials (api keys, tokens).
+        attr(out, firstAttr, "url.path", s.target.substr(0, s.target.find('?')));
         attr(out, firstAttr, "server.address", s.host);
         attr(out, firstAttr, "client.address", s.clientIp);
         attr(out, firstAttr, "http.route", s.route);

@@ -21,7 +21,7 @@ struct SpanRecord {
     uint64_t endUnixNs = 0;
     int status = 0;
     std::string method;
-    std::string target;  // path and query as the client sent them
+    std::string target;  // path and query as the client sent them (only the path is exported)
     std::string host;
     std::string route;  // "" when nothing matched
     std::string requestId;

@@ -6,6 +6,21 @@
 
 namespace gatehouse::observe {
 
+namespace detail {
+/// "000102...ff": the two hex digits of every byte value.
+struct HexPairs {
+    char pairs[512];
+    constexpr HexPairs() : pairs() {
+        constexpr char kHex[] = "0123456789abcdef";
+        for (int i = 0; i < 256; ++i) {
+            pairs[2 * i] = kHex[i >> 4];
+            pairs[2 * i + 1] = kHex[i & 15];
+        }
+    }
+};
+inline constexpr HexPairs kHexPairs{};
+}  // namespace detail
+
 /// W3C Trace Context (https://www.w3.org/TR/trace-context/) for one request: the trace it
 /// belongs to, the caller's span (the parent), and the gateway's own span, which is what the
 /// upstream receives as its parent.
@@ -51,12 +66,13 @@ struct TraceContext {
     }
     static constexpr size_t kTraceparentLength = 55;
 
+    /// Stores 8 random bytes of an id (their order does not matter: they are random).
+    static void storeId(uint8_t* out, uint64_t v) { std::memcpy(out, &v, 8); }
+
+    /// Lowercase hex, two table bytes per input byte (this runs for every proxied request).
     static void toHex(const uint8_t* in, size_t n, char* out) {
-        static constexpr char kHex[] = "0123456789abcdef";
-        for (size_t i = 0; i < n; ++i) {
-            out[2 * i] = kHex[in[i] >> 4];
-            out[2 * i + 1] = kHex[in[i] & 15];
-        }
+        for (size_t i = 0; i < n; ++i)
+            std::memcpy(out + 2 * i, detail::kHexPairs.pairs + 2 * in[i], 2);
     }
 
 private:

@@ -1222,20 +1222,19 @@ void ClientConnection::startTrace(Exchange& ex, const config::RuntimeSettings& s
     if (count != 1 || !ex.trace.parseTraceparent(http::trimOws(incoming))) {
         ex.trace = {};
         ex.dropTracestate = true;  // tracestate belongs to the traceparent it came with
-        const uint64_t hi = rng.random(), lo = rng.random();
-        for (int i = 0; i < 8; ++i) {
-            ex.trace.traceId[i] = static_cast<uint8_t>(hi >> (56 - 8 * i));
-            ex.trace.traceId[8 + i] = static_cast<uint8_t>(lo >> (56 - 8 * i));
-        }
+        observe::TraceContext::storeId(ex.trace.traceId, rng.random());
+        observe::TraceContext::storeId(ex.trace.traceId + 8, rng.random());
         // A new trace is sampled with the configured probability (53 random bits).
-        const double draw = static_cast<double>(rng.random() >> 11) * 0x1.0p-53;
-        ex.trace.flags = draw < s.traceSampleRatio ? 1 : 0;
+        if (s.traceSampleRatio >= 1)
+            ex.trace.flags = 1;
+        else if (s.traceSampleRatio > 0)
+            ex.trace.flags =
+                static_cast<double>(rng.random() >> 11) * 0x1.0p-53 < s.traceSampleRatio ? 1 : 0;
     }
     uint64_t span = 0;
     while (span == 0)
         span = rng.random();
-    for (int i = 0; i < 8; ++i)
-        ex.trace.spanId[i] = static_cast<uint8_t>(span >> (56 - 8 * i));
+    observe::TraceContext::storeId(ex.trace.spanId, span);
     ex.trace.formatTraceparent(ex.traceparent);
 }
 

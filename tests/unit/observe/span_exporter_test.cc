@@ -54,8 +54,8 @@ TEST(SpanExporter, EncodesOtlpJson) {
         }
         if (a->getValue<std::string>("key") == "url.path") {
             sawPath = true;
-            EXPECT_EQ(a->getObject("value")->getValue<std::string>("stringValue"),
-                      "/api/x?q=\"1\"");
+            EXPECT_EQ(a->getObject("value")->getValue<std::string>("stringValue"), "/api/x")
+                << "the query (which may hold credentials) is not exported";
         }
     }
     EXPECT_TRUE(sawStatus);
