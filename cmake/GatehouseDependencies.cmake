@@ -2,6 +2,8 @@
 find_package(Threads REQUIRED)
 find_package(Poco 1.11 REQUIRED COMPONENTS Foundation Net Util JSON Data DataSQLite)
 find_package(fmt REQUIRED)
+# OpenSSL (libssl-dev): JWT signatures in the auth plugins, credential hashing, and TLS.
+find_package(OpenSSL REQUIRED)
 find_package(cxxopts REQUIRED)
 find_package(PkgConfig REQUIRED)
 # PCRE2 (libpcre2-dev) for `~` route regexes: JIT-compiled, with match and depth limits, so a

@@ -12,6 +12,7 @@
 #include <set>
 #include <sstream>
 
+#include "config/credentials.h"
 #include "config/diff.h"
 #include "http/ascii.h"
 
@@ -158,6 +159,36 @@ Object::Ptr deepCopy(const Object::Ptr& o) {
     return p.parse(stringify(o)).extract<Object::Ptr>();
 }
 
+/// Removes the secrets from a stored consumer's JSON (what the admin API shows): JWT secrets
+/// always; key and password hashes too when `hashes`.
+void redactConsumer(Object::Ptr consumer, bool hashes) {
+    if (!consumer) return;
+    Array::Ptr creds = consumer->getArray("credentials");
+    if (!creds) return;
+    for (size_t i = 0; i < creds->size(); ++i) {
+        Object::Ptr c = creds->getObject(static_cast<unsigned>(i));
+        if (!c) continue;
+        c->remove("secret");
+        if (hashes) {
+            c->remove("key_hash");
+            c->remove("password_hash");
+        }
+    }
+}
+
+/// A configuration document as the admin API exports it: JWT secrets left out (an import of
+/// the export keeps the stored ones), hashes kept so that the export round-trips.
+std::string exportText(const config::ConfigDocument& doc) {
+    const Object::Ptr o = config::toJson(doc);
+    if (const Array::Ptr consumers = o->getArray("consumers"))
+        for (size_t i = 0; i < consumers->size(); ++i)
+            redactConsumer(consumers->getObject(static_cast<unsigned>(i)), false);
+    std::ostringstream out;
+    o->stringify(out, 2);
+    out << '\n';
+    return out.str();
+}
+
 Object::Ptr changeJson(const config::StoredChange& c) {
     Object::Ptr o = new Object(Poco::JSON_PRESERVE_KEY_ORDER);
     o->set("entity", std::string(config::entityName(c.kind)));
@@ -165,10 +196,16 @@ Object::Ptr changeJson(const config::StoredChange& c) {
     o->set("name", c.name);
     o->set("op", !c.before ? "create" : !c.after ? "delete" : "update");
     o->set("summary", config::describe(c));
-    Poco::JSON::Parser p;
-    o->set("before", c.before ? p.parse(*c.before) : Poco::Dynamic::Var());
-    p.reset();
-    o->set("after", c.after ? p.parse(*c.after) : Poco::Dynamic::Var());
+    const bool consumer = c.kind == config::EntityKind::kConsumer;
+    auto body = [&](const std::optional<std::string>& text) -> Poco::Dynamic::Var {
+        if (!text) return {};
+        Poco::JSON::Parser p;
+        Poco::Dynamic::Var v = p.parse(*text);
+        if (consumer) redactConsumer(v.extract<Object::Ptr>(), true);
+        return v;
+    };
+    o->set("before", body(c.before));
+    o->set("after", body(c.after));
     return o;
 }
 
@@ -211,6 +248,15 @@ bool matchesFilters(const Spec& s, const Call& call) {
     return true;
 }
 
+/// How an entity is shown: consumers without secrets or hashes.
+template <typename Spec>
+Object::Ptr entityView(const Spec& s) {
+    return config::toJson(s);
+}
+Object::Ptr entityView(const config::ConsumerSpec& c) {
+    return config::toJson(c, config::SecretView::kApi);
+}
+
 /// GET list with ?tags=a,b (all required), ?offset, ?size.
 template <typename Spec>
 ApiResponse listEntities(const Call& call, const config::SharedList<Spec>& all, const char* base) {
@@ -223,7 +269,7 @@ ApiResponse listEntities(const Call& call, const config::SharedList<Spec>& all, 
     uint64_t matched = 0;
     for (const auto& s : all) {
         if (!hasTags(s, tags) || !matchesFilters(s, call)) continue;
-        if (matched >= offset && matched < offset + size) data->add(config::toJson(s));
+        if (matched >= offset && matched < offset + size) data->add(entityView(s));
         ++matched;
     }
     Object::Ptr o = new Object(Poco::JSON_PRESERVE_KEY_ORDER);
@@ -253,6 +299,7 @@ struct UpstreamKind {
     using Spec = config::UpstreamSpec;
     static constexpr const char* kPath = "/upstreams";
     static constexpr const char* kName = "upstream";
+    static constexpr const char* kNameField = "name";
     static const config::SharedList<Spec>& all(const config::Snapshot& s) {
         return s.doc->upstreams;
     }
@@ -279,6 +326,7 @@ struct RouteKind {
     using Spec = config::RouteSpec;
     static constexpr const char* kPath = "/routes";
     static constexpr const char* kName = "route";
+    static constexpr const char* kNameField = "name";
     static const config::SharedList<Spec>& all(const config::Snapshot& s) { return s.doc->routes; }
     static Spec parse(const Object::Ptr& o, config::FieldErrors& e) {
         return config::routeFromJson(o, "", e);
@@ -303,6 +351,7 @@ struct PluginKind {
     using Spec = config::PluginSpec;
     static constexpr const char* kPath = "/plugins";
     static constexpr const char* kName = "plugin";
+    static constexpr const char* kNameField = "name";
     static const config::SharedList<Spec>& all(const config::Snapshot& s) { return s.doc->plugins; }
     static Spec parse(const Object::Ptr& o, config::FieldErrors& e) {
         return config::pluginFromJson(o, "", e);
@@ -320,6 +369,33 @@ struct PluginKind {
     static config::WriteResult remove(config::ConfigService& c, const std::string& k,
                                       const std::string& a) {
         return c.deletePlugin(k, a);
+    }
+};
+
+struct ConsumerKind {
+    using Spec = config::ConsumerSpec;
+    static constexpr const char* kPath = "/consumers";
+    static constexpr const char* kName = "consumer";
+    static constexpr const char* kNameField = "username";
+    static const config::SharedList<Spec>& all(const config::Snapshot& s) {
+        return s.doc->consumers;
+    }
+    static Spec parse(const Object::Ptr& o, config::FieldErrors& e) {
+        return config::consumerFromJson(o, "", e);
+    }
+    static std::optional<Spec> find(config::ConfigService& c, const std::string& k) {
+        return c.consumer(k);
+    }
+    static config::WriteResult create(config::ConfigService& c, Spec s, const std::string& a) {
+        return c.createConsumer(std::move(s), a);
+    }
+    static config::WriteResult put(config::ConfigService& c, const std::string& k, Spec s,
+                                   const std::string& a) {
+        return c.putConsumer(k, std::move(s), a);
+    }
+    static config::WriteResult remove(config::ConfigService& c, const std::string& k,
+                                      const std::string& a) {
+        return c.deleteConsumer(k, a);
     }
 };
 
@@ -371,18 +447,100 @@ typename Kind::Spec parseEntity(const Object::Ptr& o) {
     return spec;
 }
 
+/// Credentials are created at /consumers/{c}/credentials, where a generated key can be shown
+/// once; a consumer body may not carry them.
+template <typename Kind>
+void refuseInlineCredentials(const Object::Ptr& body) {
+    if constexpr (std::is_same_v<typename Kind::Spec, config::ConsumerSpec>) {
+        if (body->has("credentials"))
+            throw ApiError{400,
+                           "invalid consumer",
+                           {{"credentials", "are managed at /consumers/{consumer}/credentials"}},
+                           {}};
+    } else {
+        (void)body;
+    }
+}
+
+/// /consumers/{c}/credentials[/{id}]. A new key-auth credential without a key gets a
+/// generated one; the key is in the 201 response and never again (only its hash is kept).
+ApiResponse handleCredentials(const Call& call, config::ConfigService& config) {
+    const std::string& m = call.req.method;
+    const std::string& consumerKey = call.segments[1];
+    const auto consumer = config.consumer(consumerKey);
+    if (!consumer) throw ApiError{404, "no consumer '" + consumerKey + "'", {}, {}};
+    if (call.segments.size() == 3) {
+        if (m == "GET") {
+            Array::Ptr data = new Array;
+            for (const auto& c : consumer->credentials)
+                data->add(config::toJson(c, config::SecretView::kApi));
+            Object::Ptr o = new Object(Poco::JSON_PRESERVE_KEY_ORDER);
+            o->set("data", data);
+            o->set("total", static_cast<uint64_t>(consumer->credentials.size()));
+            return json(200, o);
+        }
+        if (m == "POST") {
+            Object::Ptr body = parseBodyObject(call.req, false);
+            std::string shownKey;
+            if (body->optValue<std::string>("type", "") == "key-auth" && !body->has("key_hash")) {
+                if (!body->has("key")) body->set("key", config::generateApiKey());
+                if (body->get("key").isString()) shownKey = body->getValue<std::string>("key");
+            }
+            for (const char* stored : {"created_at"})
+                body->remove(stored);
+            config::FieldErrors errors;
+            auto cred = config::credentialFromJson(body, "", errors);
+            if (!errors.empty()) throw ApiError{400, "invalid credential", std::move(errors), {}};
+            const std::string id = cred.id;
+            const auto result =
+                config.addCredential(consumer->meta.id, std::move(cred), call.actor);
+            const auto now = config.consumer(consumer->meta.id);
+            const config::CredentialSpec* created = nullptr;
+            if (now)
+                for (const auto& c : now->credentials)
+                    if (c.id == id) created = &c;
+            if (!created) throw ApiError{500, "created credential not found", {}, {}};
+            Object::Ptr view = config::toJson(*created, config::SecretView::kApi);
+            if (!shownKey.empty()) view->set("key", shownKey);  // this once
+            ApiResponse r = entityWritten(201, view, result.version);
+            r.headers.emplace_back("Location",
+                                   "/consumers/" + consumer->meta.id + "/credentials/" + id);
+            return r;
+        }
+        throw methodNotAllowed("GET, POST");
+    }
+    if (call.segments.size() != 4) throw ApiError{404, "not found", {}, {}};
+    const std::string id = http::toLower(call.segments[3]);
+    const config::CredentialSpec* found = nullptr;
+    for (const auto& c : consumer->credentials)
+        if (c.id == id) found = &c;
+    if (m == "GET") {
+        if (!found) throw ApiError{404, "no credential '" + call.segments[3] + "'", {}, {}};
+        return json(200, config::toJson(*found, config::SecretView::kApi));
+    }
+    if (m == "DELETE") {
+        const auto result = config.deleteCredential(consumer->meta.id, id, call.actor);
+        ApiResponse r{204, "", {}};
+        r.headers.emplace_back("X-Config-Version", std::to_string(result.version));
+        return r;
+    }
+    throw methodNotAllowed("GET, DELETE");
+}
+
 template <typename Kind>
 ApiResponse handleEntities(const Call& call, config::ConfigService& config) {
     const std::string& m = call.req.method;
     if (call.segments.size() == 1) {
         if (m == "GET") return listEntities(call, Kind::all(*config.current()), Kind::kPath);
         if (m == "POST") {
-            auto spec = parseEntity<Kind>(parseBodyObject(call.req, false));
+            const Object::Ptr body = parseBodyObject(call.req, false);
+            refuseInlineCredentials<Kind>(body);
+            auto spec = parseEntity<Kind>(body);
             const std::string id = spec.meta.id;
             const auto result = Kind::create(config, std::move(spec), call.actor);
             const auto created = Kind::find(config, id);
             if (!created) throw ApiError{500, "created entity not found", {}, {}};
-            ApiResponse r = entityWritten(201, config::toJson(*created), result.version);
+            ApiResponse r = entityWritten(201, entityView(*created), result.version);
             r.headers.emplace_back("Location", std::string(Kind::kPath) + "/" + created->meta.id);
             return r;
         }
@@ -393,7 +551,7 @@ ApiResponse handleEntities(const Call& call, config::ConfigService& config) {
     if (m == "GET") {
         const auto spec = Kind::find(config, key);
         if (!spec) throw ApiError{404, std::string("no ") + Kind::kName + " '" + key + "'", {}, {}};
-        return json(200, config::toJson(*spec));
+        return json(200, entityView(*spec));
     }
     if (m == "DELETE") {
         const auto result = Kind::remove(config, key, call.actor);
@@ -404,10 +562,12 @@ ApiResponse handleEntities(const Call& call, config::ConfigService& config) {
     if (m == "PUT" || m == "PATCH") {
         const auto existing = Kind::find(config, key);
         Object::Ptr body = parseBodyObject(call.req, m == "PATCH");
+        refuseInlineCredentials<Kind>(body);
         if (m == "PATCH") {
             if (!existing)
                 throw ApiError{404, std::string("no ") + Kind::kName + " '" + key + "'", {}, {}};
-            Object::Ptr merged = deepCopy(config::toJson(*existing));
+            Object::Ptr merged = deepCopy(entityView(*existing));
+            merged->remove("credentials");
             mergePatch(merged, body);
             body = merged;
         }
@@ -421,19 +581,25 @@ ApiResponse handleEntities(const Call& call, config::ConfigService& config) {
                 throw ApiError{400, "the id cannot change", {{"id", "must be " + expected}}, {}};
         }
         if (!byId) {
-            if (!body->has("name") || body->get("name").isEmpty())
-                body->set("name", key);
-            else if (body->get("name").toString() != key && !existing)
-                throw ApiError{
-                    400, "name does not match the path", {{"name", "must be '" + key + "'"}}, {}};
+            const char* field = Kind::kNameField;
+            if (!body->has(field) || body->get(field).isEmpty())
+                body->set(field, key);
+            else if (body->get(field).toString() != key && !existing)
+                throw ApiError{400,
+                               std::string(field) + " does not match the path",
+                               {{field, "must be '" + key + "'"}},
+                               {}};
         }
         for (const char* ts : {"created_at", "updated_at"})
             body->remove(ts);  // the store sets them
         auto spec = parseEntity<Kind>(body);
+        if constexpr (std::is_same_v<typename Kind::Spec, config::ConsumerSpec>) {
+            if (existing) spec.credentials = existing->credentials;  // managed separately
+        }
         const auto result = Kind::put(config, key, std::move(spec), call.actor);
         const auto now = Kind::find(config, existing ? existing->meta.id : key);
         if (!now) throw ApiError{500, "written entity not found", {}, {}};
-        return entityWritten(existing ? 200 : 201, config::toJson(*now), result.version);
+        return entityWritten(existing ? 200 : 201, entityView(*now), result.version);
     }
     throw methodNotAllowed("GET, PUT, PATCH, DELETE");
 }
@@ -442,7 +608,7 @@ ApiResponse handleConfig(const Call& call, config::ConfigService& config) {
     const std::string& m = call.req.method;
     if (call.segments.size() == 1) {
         if (m == "GET") {
-            ApiResponse r{200, config::toJsonText(*config.current()->doc), {}};
+            ApiResponse r{200, exportText(*config.current()->doc), {}};
             r.headers.emplace_back("X-Config-Version", std::to_string(config.version()));
             return r;
         }
@@ -499,8 +665,13 @@ ApiResponse handleConfig(const Call& call, config::ConfigService& config) {
         for (const auto& c : store.changesOf(v))
             changes->add(changeJson(c));
         o->set("changes", changes);
-        if (flag(call.query, "include_config"))
-            o->set("config", config::toJson(config.documentAt(v)));
+        if (flag(call.query, "include_config")) {
+            Object::Ptr doc = config::toJson(config.documentAt(v));
+            if (Array::Ptr cs = doc->getArray("consumers"))
+                for (size_t i = 0; i < cs->size(); ++i)
+                    redactConsumer(cs->getObject(static_cast<unsigned>(i)), false);
+            o->set("config", doc);
+        }
         return json(200, o);
     }
     if (sub == "rollback" && call.segments.size() == 2) {
@@ -576,6 +747,10 @@ ApiResponse AdminApi::handle(const ApiRequest& request) const {
             response = handleEntities<UpstreamKind>(call, config_);
         } else if (first == "routes") {
             response = handleEntities<RouteKind>(call, config_);
+        } else if (first == "consumers" && s.size() >= 3 && s[2] == "credentials") {
+            response = handleCredentials(call, config_);
+        } else if (first == "consumers") {
+            response = handleEntities<ConsumerKind>(call, config_);
         } else if (first == "plugins" && s.size() == 2 && s[1] == "available") {
             if (req.method != "GET") throw methodNotAllowed("GET");
             response = availablePlugins(plugins_);

@@ -5,12 +5,14 @@
 #include <Poco/JSON/Parser.h>
 #include <Poco/UUIDGenerator.h>
 
+#include <algorithm>
 #include <limits>
 #include <set>
 #include <sstream>
 #include <string_view>
 #include <unordered_set>
 
+#include "config/credentials.h"
 #include "http/ascii.h"
 #include "http/path.h"
 #include "router/regex.h"
@@ -130,7 +132,7 @@ private:
     FieldErrors& errors_;
 };
 
-void readMeta(Reader& r, EntityMeta& m) {
+void readMeta(Reader& r, EntityMeta& m, const char* nameKey = "name") {
     if (auto id = r.str("id")) {
         Poco::UUID parsed;
         if (!parsed.tryParse(*id))
@@ -142,9 +144,9 @@ void readMeta(Reader& r, EntityMeta& m) {
         m.id = newUuid();
         m.generatedId = true;
     }
-    if (auto name = r.str("name", true)) {
+    if (auto name = r.str(nameKey, true)) {
         if (!isValidName(*name))
-            r.error("name",
+            r.error(nameKey,
                     "must be 1-128 characters of letters, digits, '.', '_', '~', '-', starting "
                     "with a letter or digit");
         m.name = *name;
@@ -427,6 +429,154 @@ PluginSpec pluginFromJson(const Object::Ptr& o, const std::string& path, FieldEr
 
 namespace {
 
+bool isHex64(const std::string& s) {
+    return s.size() == 64 && s.find_first_not_of("0123456789abcdef") == std::string::npos;
+}
+
+bool visibleAscii(const std::string& s) {
+    for (char c : s)
+        if (c <= ' ' || c > '~') return false;
+    return true;
+}
+
+constexpr const char* kJwtAlgorithms[] = {"HS256", "HS384", "HS512", "RS256",
+                                          "RS384", "RS512", "ES256", "ES384"};
+
+}  // namespace
+
+CredentialSpec credentialFromJson(const Object::Ptr& o, const std::string& path,
+                                  FieldErrors& errors) {
+    CredentialSpec c;
+    Reader r(o, path, errors,
+             {"id", "type", "created_at", "tags", "key", "key_hash", "key_hint", "issuer", "kid",
+              "algorithm", "secret", "public_key", "username", "password", "password_hash"});
+    if (auto id = r.str("id")) {
+        Poco::UUID parsed;
+        if (!parsed.tryParse(*id))
+            r.error("id", "must be a UUID");
+        else
+            c.id = parsed.toString();
+    }
+    if (c.id.empty()) c.id = newUuid();
+    c.createdAt = r.integer("created_at", 0, std::numeric_limits<int32_t>::max() * 4ll).value_or(0);
+    c.tags = r.strings("tags");
+    const std::string type = r.str("type", true).value_or("");
+    // Fields that belong to another credential type are refused, not ignored.
+    auto onlyFor = [&](std::initializer_list<const char*> keys, const char* what) {
+        for (const char* k : keys)
+            if (r.has(k)) r.error(k, std::string("only applies to ") + what + " credentials");
+    };
+    if (type == "key-auth") {
+        c.type = CredentialType::kKeyAuth;
+        onlyFor({"issuer", "kid", "algorithm", "secret", "public_key"}, "jwt");
+        onlyFor({"username", "password", "password_hash"}, "basic-auth");
+        if (auto key = r.str("key")) {
+            if (key->size() < 16 || key->size() > 256 || !visibleAscii(*key))
+                r.error("key", "must be 16-256 visible ASCII characters");
+            c.keyHash = sha256Hex(*key);
+            c.keyHint = key->substr(0, 4);
+            if (r.has("key_hash")) r.error("key_hash", "give key or key_hash, not both");
+        } else if (auto hash = r.str("key_hash")) {
+            if (!isHex64(*hash)) r.error("key_hash", "must be 64 lower-case hex digits (SHA-256)");
+            c.keyHash = *hash;
+            c.keyHint = r.str("key_hint").value_or("");
+            if (c.keyHint.size() > 8 || !visibleAscii(c.keyHint))
+                r.error("key_hint", "must be at most 8 visible characters");
+        } else {
+            r.error("key", "is required (or key_hash)");
+        }
+    } else if (type == "jwt") {
+        c.type = CredentialType::kJwt;
+        onlyFor({"key", "key_hash", "key_hint"}, "key-auth");
+        onlyFor({"username", "password", "password_hash"}, "basic-auth");
+        c.issuer = r.str("issuer").value_or("");
+        c.kid = r.str("kid").value_or("");
+        if (c.issuer.empty() && c.kid.empty())
+            r.error("issuer", "issuer or kid is required (how a token finds this credential)");
+        if (c.issuer.size() > 512) r.error("issuer", "must be at most 512 characters");
+        if (c.kid.size() > 256) r.error("kid", "must be at most 256 characters");
+        c.algorithm = r.str("algorithm", true).value_or("");
+        const bool known = std::find(std::begin(kJwtAlgorithms), std::end(kJwtAlgorithms),
+                                     c.algorithm) != std::end(kJwtAlgorithms);
+        if (!c.algorithm.empty() && !known)
+            r.error("algorithm",
+                    "must be one of HS256, HS384, HS512, RS256, RS384, RS512, "
+                    "ES256, ES384");
+        const bool hmac = c.algorithm.rfind("HS", 0) == 0;
+        if (hmac) {
+            // Exports leave the secret out: a credential with an id may come back without
+            // it and keep the stored one (the configuration service puts it back).
+            c.secret = r.str("secret").value_or("");
+            if (!r.has("secret") && !r.has("id")) r.error("secret", "is required");
+            if (r.has("secret") && c.secret.size() < 32)
+                r.error("secret", "must be at least 32 bytes for HMAC");
+            if (r.has("public_key")) r.error("public_key", "HS* algorithms use a secret");
+        } else if (known) {
+            c.publicKey = r.str("public_key", true).value_or("");
+            if (!c.publicKey.empty())
+                if (const std::string why = checkPublicKeyPem(c.publicKey); !why.empty())
+                    r.error("public_key", why);
+            if (r.has("secret")) r.error("secret", "RS* and ES* algorithms use a public_key");
+        }
+    } else if (type == "basic-auth") {
+        c.type = CredentialType::kBasicAuth;
+        onlyFor({"key", "key_hash", "key_hint"}, "key-auth");
+        onlyFor({"issuer", "kid", "algorithm", "secret", "public_key"}, "jwt");
+        c.username = r.str("username", true).value_or("");
+        if (r.has("username") && (c.username.empty() || c.username.size() > 128 ||
+                                  c.username.find(':') != std::string::npos))
+            r.error("username", "must be 1-128 characters without ':'");
+        if (auto pw = r.str("password")) {
+            if (pw->size() < 8 || pw->size() > 1024)
+                r.error("password", "must be 8-1024 characters");
+            else
+                c.passwordHash = hashPassword(*pw);
+            if (r.has("password_hash"))
+                r.error("password_hash", "give password or password_hash, not both");
+        } else if (auto h = r.str("password_hash")) {
+            if (!validPasswordHash(*h))
+                r.error("password_hash", "must be a $pbkdf2-sha256$i=...$salt$hash string");
+            c.passwordHash = *h;
+        } else {
+            r.error("password", "is required (or password_hash)");
+        }
+    } else if (!type.empty()) {
+        r.error("type", "must be key-auth, jwt or basic-auth");
+    }
+    return c;
+}
+
+ConsumerSpec consumerFromJson(const Object::Ptr& o, const std::string& path, FieldErrors& errors) {
+    ConsumerSpec c;
+    Reader r(o, path, errors,
+             {"id", "username", "tags", "created_at", "updated_at", "custom_id", "roles",
+              "credentials"});
+    readMeta(r, c.meta, "username");
+    c.customId = r.str("custom_id").value_or("");
+    if (c.customId.size() > 256 || !visibleAscii(c.customId))
+        r.error("custom_id", "must be at most 256 visible characters");
+    c.roles = r.strings("roles");
+    for (size_t i = 0; i < c.roles.size(); ++i)
+        if (c.roles[i].empty() || c.roles[i].size() > 64 || !visibleAscii(c.roles[i]) ||
+            c.roles[i].find(',') != std::string::npos)
+            r.error("roles[" + std::to_string(i) + "]",
+                    "must be 1-64 visible characters without ','");
+    if (Array::Ptr creds = r.array("credentials")) {
+        for (size_t i = 0; i < creds->size(); ++i) {
+            const std::string at = r.at("credentials[" + std::to_string(i) + "]");
+            const auto v = creds->get(static_cast<unsigned>(i));
+            if (!isObject(v)) {
+                errors.emplace(at, "must be an object");
+                continue;
+            }
+            c.credentials.push_back(credentialFromJson(v.extract<Object::Ptr>(), at, errors));
+        }
+    }
+    return c;
+}
+
+namespace {
+
 std::string fieldAt(const char* list, size_t index, const char* field) {
     return std::string(list) + "[" + std::to_string(index) + "]." + field;
 }
@@ -457,6 +607,46 @@ void validateDocument(const ConfigDocument& doc, FieldErrors& errors) {
             errors.emplace(fieldAt("routes", i, "upstream"),
                            "no upstream named '" + r.upstream + "'");
     }
+    std::unordered_set<std::string_view> usernames;
+    std::unordered_set<std::string> credentialKeys;  // type prefix + what a request presents
+    for (size_t i = 0; i < doc.consumers.size(); ++i) {
+        const auto& c = doc.consumers[i];
+        if (!c.meta.name.empty() && !usernames.insert(c.meta.name).second)
+            errors.emplace(fieldAt("consumers", i, "username"),
+                           "is already used by another consumer");
+        if (!ids.insert(c.meta.id).second)
+            errors.emplace(fieldAt("consumers", i, "id"), "is already used");
+        for (size_t j = 0; j < c.credentials.size(); ++j) {
+            const auto& cr = c.credentials[j];
+            const std::string at =
+                "consumers[" + std::to_string(i) + "].credentials[" + std::to_string(j) + "]";
+            if (!ids.insert(cr.id).second) errors.emplace(at + ".id", "is already used");
+            // What a request presents must name one credential only.
+            auto unique = [&](const std::string& key, const char* field, const char* what) {
+                if (!key.empty() &&
+                    !credentialKeys.insert(std::string(credentialTypeName(cr.type)) + ":" + key)
+                         .second)
+                    errors.emplace(at + "." + field,
+                                   std::string("another credential has this ") + what);
+            };
+            switch (cr.type) {
+                case CredentialType::kKeyAuth:
+                    unique(cr.keyHash, "key", "key");
+                    break;
+                case CredentialType::kJwt:
+                    if (cr.algorithm.rfind("HS", 0) == 0 && cr.secret.empty())
+                        errors.emplace(at + ".secret", "is required");
+                    if (!cr.kid.empty())
+                        unique(cr.kid, "kid", "kid");
+                    else
+                        unique(cr.issuer, "issuer", "issuer (and no kid)");
+                    break;
+                case CredentialType::kBasicAuth:
+                    unique(cr.username, "username", "username");
+                    break;
+            }
+        }
+    }
     std::set<std::string> scopes;  // plugins are few
     for (size_t i = 0; i < doc.plugins.size(); ++i) {
         const auto& p = doc.plugins[i];
@@ -483,7 +673,7 @@ ConfigDocument documentFromJson(const std::string& text) {
     if (!isObject(parsed)) throw ValidationError("configuration must be a JSON object", {});
     const auto root = parsed.extract<Object::Ptr>();
     ConfigDocument doc;
-    Reader r(root, "", errors, {"upstreams", "routes", "plugins", "format_version"});
+    Reader r(root, "", errors, {"upstreams", "routes", "plugins", "consumers", "format_version"});
     if (Array::Ptr ups = r.array("upstreams")) {
         for (size_t i = 0; i < ups->size(); ++i) {
             const std::string at = "upstreams[" + std::to_string(i) + "]";
@@ -515,6 +705,17 @@ ConfigDocument documentFromJson(const std::string& text) {
                 continue;
             }
             doc.plugins.push_back(pluginFromJson(v.extract<Object::Ptr>(), at, errors));
+        }
+    }
+    if (Array::Ptr consumers = r.array("consumers")) {
+        for (size_t i = 0; i < consumers->size(); ++i) {
+            const std::string at = "consumers[" + std::to_string(i) + "]";
+            const auto v = consumers->get(static_cast<unsigned>(i));
+            if (!isObject(v)) {
+                errors.emplace(at, "must be an object");
+                continue;
+            }
+            doc.consumers.push_back(consumerFromJson(v.extract<Object::Ptr>(), at, errors));
         }
     }
     validateDocument(doc, errors);
@@ -585,6 +786,49 @@ Object::Ptr toJson(const PluginSpec& p) {
     return o;
 }
 
+Object::Ptr toJson(const CredentialSpec& c, SecretView secrets) {
+    Object::Ptr o = new Object(Poco::JSON_PRESERVE_KEY_ORDER);
+    o->set("id", c.id);
+    o->set("type", credentialTypeName(c.type));
+    if (c.createdAt) o->set("created_at", c.createdAt);
+    if (!c.tags.empty()) o->set("tags", toArray(c.tags));
+    const bool stored = secrets == SecretView::kStored;
+    switch (c.type) {
+        case CredentialType::kKeyAuth:
+            if (stored) o->set("key_hash", c.keyHash);
+            o->set("key_hint", c.keyHint);
+            break;
+        case CredentialType::kJwt:
+            if (!c.issuer.empty()) o->set("issuer", c.issuer);
+            if (!c.kid.empty()) o->set("kid", c.kid);
+            o->set("algorithm", c.algorithm);
+            if (stored && !c.secret.empty()) o->set("secret", c.secret);
+            if (!c.publicKey.empty()) o->set("public_key", c.publicKey);
+            break;
+        case CredentialType::kBasicAuth:
+            o->set("username", c.username);
+            if (stored) o->set("password_hash", c.passwordHash);
+            break;
+    }
+    return o;
+}
+
+Object::Ptr toJson(const ConsumerSpec& c, SecretView secrets) {
+    Object::Ptr o = new Object(Poco::JSON_PRESERVE_KEY_ORDER);
+    o->set("id", c.meta.id);
+    o->set("username", c.meta.name);
+    if (!c.meta.tags.empty()) o->set("tags", toArray(c.meta.tags));
+    if (c.meta.createdAt) o->set("created_at", c.meta.createdAt);
+    if (c.meta.updatedAt) o->set("updated_at", c.meta.updatedAt);
+    if (!c.customId.empty()) o->set("custom_id", c.customId);
+    o->set("roles", toArray(c.roles));
+    Array::Ptr creds = new Array;
+    for (const auto& cr : c.credentials)
+        creds->add(toJson(cr, secrets));
+    o->set("credentials", creds);
+    return o;
+}
+
 Object::Ptr toJson(const ConfigDocument& d) {
     Object::Ptr o = new Object(Poco::JSON_PRESERVE_KEY_ORDER);
     o->set("format_version", 1);
@@ -600,6 +844,10 @@ Object::Ptr toJson(const ConfigDocument& d) {
     o->set("upstreams", ups);
     o->set("routes", routes);
     o->set("plugins", plugins);
+    Array::Ptr consumers = new Array;
+    for (const auto& c : d.consumers)
+        consumers->add(toJson(c, SecretView::kStored));
+    o->set("consumers", consumers);
     return o;
 }
 

@@ -44,6 +44,18 @@ Poco::JSON::Object::Ptr toJson(const PluginSpec& p);
 /// when the snapshot is built (the plugin must be loaded for that).
 PluginSpec pluginFromJson(const Poco::JSON::Object::Ptr& o, const std::string& path,
                           FieldErrors& errors);
+/// Consumers and their credentials. The stored form (store, history, export) keeps what
+/// verification needs: key and password hashes, JWT HMAC secrets. The API view leaves out
+/// hashes and secrets: they are shown once, when created, and never again.
+enum class SecretView { kStored, kApi };
+ConsumerSpec consumerFromJson(const Poco::JSON::Object::Ptr& o, const std::string& path,
+                              FieldErrors& errors);
+/// A credential: `key` / `password` are hashed here; `key_hash` / `password_hash` are taken
+/// as stored.
+CredentialSpec credentialFromJson(const Poco::JSON::Object::Ptr& o, const std::string& path,
+                                  FieldErrors& errors);
+Poco::JSON::Object::Ptr toJson(const ConsumerSpec& c, SecretView secrets = SecretView::kStored);
+Poco::JSON::Object::Ptr toJson(const CredentialSpec& c, SecretView secrets);
 Poco::JSON::Object::Ptr toJson(const ConfigDocument& d);
 /// Pretty-printed JSON of a document (export).
 std::string toJsonText(const ConfigDocument& d);

@@ -112,11 +112,12 @@ void adopt(const SharedList<Spec>& stored, SharedList<Spec>& incoming) {
     }
 }
 
-std::string nameIn(const std::optional<std::string>& json) {
+std::string nameIn(const std::optional<std::string>& json, std::string_view key) {
     if (!json) return "";
-    const size_t at = json->find("\"name\":\"");
+    const std::string needle = "\"" + std::string(key) + "\":\"";
+    const size_t at = json->find(needle);
     if (at == std::string::npos) return "";
-    const size_t start = at + 8;
+    const size_t start = at + needle.size();
     return json->substr(start, json->find('"', start) - start);
 }
 
@@ -128,6 +129,7 @@ std::vector<StoredChange> computeChanges(const ConfigDocument& before, ConfigDoc
     diffList(EntityKind::kUpstream, before.upstreams, after.upstreams, now, out);
     diffList(EntityKind::kRoute, before.routes, after.routes, now, out);
     diffList(EntityKind::kPlugin, before.plugins, after.plugins, now, out);
+    diffList(EntityKind::kConsumer, before.consumers, after.consumers, now, out);
     return out;
 }
 
@@ -136,7 +138,7 @@ std::string describe(const StoredChange& c) {
     if (!c.before) return "+ " + what;
     if (!c.after) return "- " + what;
     if (c.kind == EntityKind::kPlugin) return "~ " + what;  // c.name is a display name
-    const std::string old = nameIn(c.before);
+    const std::string old = nameIn(c.before, c.kind == EntityKind::kConsumer ? "username" : "name");
     if (!old.empty() && old != c.name) return "~ " + what + " (renamed from " + old + ")";
     return "~ " + what;
 }
@@ -159,6 +161,23 @@ void adoptStoredIdentities(const ConfigDocument& stored, ConfigDocument& incomin
     adopt(stored.upstreams, incoming.upstreams);
     adopt(stored.routes, incoming.routes);
     adopt(stored.plugins, incoming.plugins);
+    adopt(stored.consumers, incoming.consumers);
+    // An export leaves JWT secrets out; a credential that comes back without one keeps the
+    // secret stored under its id.
+    std::map<std::string, const CredentialSpec*> storedCredentials;
+    for (const auto& c : stored.consumers)
+        for (const auto& cr : c.credentials)
+            storedCredentials[cr.id] = &cr;
+    for (size_t i = 0; i < incoming.consumers.size(); ++i) {
+        const auto& c = incoming.consumers[i];
+        for (size_t j = 0; j < c.credentials.size(); ++j) {
+            const auto& cr = c.credentials[j];
+            if (cr.type != CredentialType::kJwt || !cr.secret.empty()) continue;
+            auto it = storedCredentials.find(cr.id);
+            if (it != storedCredentials.end() && it->second->type == CredentialType::kJwt)
+                incoming.consumers.edit(i).credentials[j].secret = it->second->secret;
+        }
+    }
 }
 
 void assignRoutePositions(const ConfigDocument& stored, ConfigDocument& incoming) {

@@ -100,12 +100,61 @@ struct PluginSpec {
     bool operator==(const PluginSpec&) const = default;
 };
 
+enum class CredentialType { kKeyAuth, kJwt, kBasicAuth };
+
+/// One way a consumer proves who it is. Only what verification needs is kept: a key-auth
+/// key as its SHA-256, a basic-auth password under PBKDF2; a JWT HMAC secret must be kept
+/// as is (it verifies signatures), and is never returned by the admin API.
+struct CredentialSpec {
+    std::string id;  // UUID
+    CredentialType type = CredentialType::kKeyAuth;
+    int64_t createdAt = 0;
+    std::vector<std::string> tags;
+    // key-auth
+    std::string keyHash;  // lower-case hex SHA-256 of the key
+    std::string keyHint;  // the key's first 4 characters, to tell keys apart in listings
+    // jwt: found by `kid` when the token names one, else by `iss`
+    std::string issuer;
+    std::string kid;
+    std::string algorithm;  // HS256 HS384 HS512 RS256 RS384 RS512 ES256 ES384
+    std::string secret;     // HS*
+    std::string publicKey;  // RS* / ES*: PEM
+    // basic-auth
+    std::string username;
+    std::string passwordHash;  // $pbkdf2-sha256$i=<iterations>$<salt b64>$<hash b64>
+
+    bool operator==(const CredentialSpec&) const = default;
+};
+
+/// Someone who calls the APIs behind the gateway (meta.name is the username).
+struct ConsumerSpec {
+    EntityMeta meta;
+    std::string customId;  // the id in the operator's own user system
+    std::vector<std::string> roles;
+    std::vector<CredentialSpec> credentials;
+
+    bool operator==(const ConsumerSpec&) const = default;
+};
+
 struct ConfigDocument {
     // Shared with the documents this one was copied from: see SharedList.
     SharedList<UpstreamSpec> upstreams;
     SharedList<RouteSpec> routes;  // in table order
     SharedList<PluginSpec> plugins;
+    SharedList<ConsumerSpec> consumers;  // by username
 };
+
+inline const char* credentialTypeName(CredentialType t) {
+    switch (t) {
+        case CredentialType::kKeyAuth:
+            return "key-auth";
+        case CredentialType::kJwt:
+            return "jwt";
+        case CredentialType::kBasicAuth:
+            return "basic-auth";
+    }
+    return "key-auth";
+}
 
 /// Plugin names: [a-z0-9-]+, at most 64 characters.
 inline bool isValidPluginName(const std::string& name) {
@@ -115,7 +164,7 @@ inline bool isValidPluginName(const std::string& name) {
     return true;
 }
 
-enum class EntityKind { kUpstream, kRoute, kPlugin };
+enum class EntityKind { kUpstream, kRoute, kPlugin, kConsumer };
 
 inline const char* entityName(EntityKind k) {
     switch (k) {
@@ -125,6 +174,8 @@ inline const char* entityName(EntityKind k) {
             return "route";
         case EntityKind::kPlugin:
             return "plugin";
+        case EntityKind::kConsumer:
+            return "consumer";
     }
     return "entity";
 }

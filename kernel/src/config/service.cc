@@ -7,6 +7,7 @@
 #include <cassert>
 #include <ctime>
 #include <map>
+#include <set>
 
 #include "common/yield.h"
 #include "config/diff.h"
@@ -41,10 +42,12 @@ template <typename Spec>
 void checkUnique(const SharedList<Spec>& list, const Spec& spec, const char* kind) {
     for (const auto& s : list) {
         if (s.meta.id == spec.meta.id) continue;
-        if (s.meta.name == spec.meta.name)
-            throw Conflict(std::string(kind) + " name '" + spec.meta.name +
+        if (s.meta.name == spec.meta.name) {
+            const char* field = std::is_same_v<Spec, ConsumerSpec> ? "username" : "name";
+            throw Conflict(std::string(kind) + " " + field + " '" + spec.meta.name +
                                "' is already used by " + s.meta.id,
-                           {{"name", "is already used"}});
+                           {{field, "is already used"}});
+        }
     }
 }
 
@@ -57,6 +60,8 @@ Spec parseStored(const std::string& json) {
         return upstreamFromJson(o, "", errors);
     else if constexpr (std::is_same_v<Spec, RouteSpec>)
         return routeFromJson(o, "", errors);
+    else if constexpr (std::is_same_v<Spec, ConsumerSpec>)
+        return consumerFromJson(o, "", errors);
     else
         return pluginFromJson(o, "", errors);
 }
@@ -111,7 +116,65 @@ const char* kindWithId(const ConfigDocument& doc, const std::string& id) {
     if (has(doc.upstreams)) return "an upstream";
     if (has(doc.routes)) return "a route";
     if (has(doc.plugins)) return "a plugin";
+    if (has(doc.consumers)) return "a consumer";
+    for (const auto& c : doc.consumers)
+        for (const auto& cr : c.credentials)
+            if (cr.id == id) return "a credential";
     return nullptr;
+}
+
+/// What a request presents to be found by one credential: key hash, kid / issuer, username.
+std::string credentialLookupKey(const CredentialSpec& c) {
+    switch (c.type) {
+        case CredentialType::kKeyAuth:
+            return "key-auth:" + c.keyHash;
+        case CredentialType::kJwt:
+            return "jwt:" + (c.kid.empty() ? c.issuer : c.kid);
+        case CredentialType::kBasicAuth:
+            return "basic-auth:" + c.username;
+    }
+    return {};
+}
+
+/// 409 when one of `spec`'s credentials collides with another consumer's (or its own).
+void checkCredentials(const ConfigDocument& doc, ConsumerSpec& spec) {
+    std::map<std::string, std::string> taken;  // lookup key → consumer username
+    std::set<std::string> ids;
+    for (const auto& c : doc.consumers) {
+        if (c.meta.id == spec.meta.id) continue;
+        for (const auto& cr : c.credentials) {
+            taken[credentialLookupKey(cr)] = c.meta.name;
+            ids.insert(cr.id);
+        }
+    }
+    const int64_t now = std::time(nullptr);
+    for (size_t i = 0; i < spec.credentials.size(); ++i) {
+        auto& cr = spec.credentials[i];
+        const std::string at = "credentials[" + std::to_string(i) + "]";
+        if (!cr.createdAt) cr.createdAt = now;
+        if (cr.type == CredentialType::kJwt && cr.algorithm.rfind("HS", 0) == 0 &&
+            cr.secret.empty())
+            throw ValidationError("invalid credential", {{at + ".secret", "is required"}});
+        const std::string key = credentialLookupKey(cr);
+        auto it = taken.find(key);
+        if (it != taken.end()) {
+            const char* field = cr.type == CredentialType::kKeyAuth     ? "key"
+                                : cr.type == CredentialType::kBasicAuth ? "username"
+                                : cr.kid.empty()                        ? "issuer"
+                                                                        : "kid";
+            throw Conflict(std::string(credentialTypeName(cr.type)) + " credential " + field +
+                               " is already used by " +
+                               (it->second == spec.meta.name ? std::string("this consumer")
+                                                             : "consumer " + quoted(it->second)),
+                           {{at + "." + field, "is already used"}});
+        }
+        taken[key] = spec.meta.name;
+        // Ids are unique across kinds; this consumer's own credentials are in `doc` too.
+        const char* kind = kindWithId(doc, cr.id);
+        if (!ids.insert(cr.id).second || (kind && std::string_view(kind) != "a credential"))
+            throw Conflict("credential id " + cr.id + " is already used",
+                           {{at + ".id", "is already used"}});
+    }
 }
 
 /// Routes name their upstream (by name, never by id).
@@ -186,6 +249,8 @@ WriteResult ConfigService::write(ConfigDocument candidate, const std::string& ac
     // Upstreams and plugins are kept in the order the store loads them, so the served
     // document, its export and documentAt() agree.
     candidate.upstreams.sortBy(
+        [](const auto& a, const auto& b) { return a.meta.name < b.meta.name; });
+    candidate.consumers.sortBy(
         [](const auto& a, const auto& b) { return a.meta.name < b.meta.name; });
     sortPlugins(candidate);
     if (rules == DocumentRules::kCheckAll) {
@@ -298,6 +363,25 @@ struct ConfigService::Kind<PluginSpec> {
     static void beforeRemove(ConfigDocument&, const PluginSpec&) {}
 };
 
+template <>
+struct ConfigService::Kind<ConsumerSpec> {
+    static constexpr const char* kName = "consumer";
+    static SharedList<ConsumerSpec>& list(ConfigDocument& d) { return d.consumers; }
+    static void beforeWrite(const ConfigService&, ConfigDocument& doc, ConsumerSpec& spec,
+                            const ConsumerSpec* old) {
+        checkCredentials(doc, spec);
+        if (!old || old->meta.name == spec.meta.name) return;
+        for (size_t i = 0; i < doc.plugins.size(); ++i)  // a rename keeps its plugins
+            if (doc.plugins[i].consumer == old->meta.name)
+                doc.plugins.edit(i).consumer = spec.meta.name;
+    }
+    static void beforeRemove(ConfigDocument& doc, const ConsumerSpec& old) {
+        doc.plugins.eraseIf([&](const PluginSpec& p) {
+            return p.consumer == old.meta.name || p.consumer == old.meta.id;
+        });
+    }
+};
+
 /// POST (key == nullptr) or PUT (create or replace the entity `*key`).
 template <typename Spec>
 WriteResult ConfigService::putEntity(const std::string* key, Spec spec, const std::string& actor) {
@@ -408,6 +492,66 @@ WriteResult ConfigService::deletePlugin(const std::string& id, const std::string
     return removeEntity<PluginSpec>(id, actor);
 }
 
+WriteResult ConfigService::createConsumer(ConsumerSpec spec, const std::string& actor) {
+    return putEntity(nullptr, std::move(spec), actor);
+}
+WriteResult ConfigService::putConsumer(const std::string& idOrName, ConsumerSpec spec,
+                                       const std::string& actor) {
+    return putEntity(&idOrName, std::move(spec), actor);
+}
+WriteResult ConfigService::deleteConsumer(const std::string& idOrName, const std::string& actor) {
+    return removeEntity<ConsumerSpec>(idOrName, actor);
+}
+std::optional<ConsumerSpec> ConfigService::consumer(const std::string& idOrName) const {
+    return lookup(current()->doc->consumers, idOrName);
+}
+
+WriteResult ConfigService::addCredential(const std::string& consumerKey, CredentialSpec credential,
+                                         const std::string& actor) {
+    std::lock_guard lock(writeMutex_);
+    ConfigDocument doc = *current()->doc;
+    auto it = findIn(doc.consumers, consumerKey);
+    if (it == doc.consumers.end()) throw NotFound("no consumer " + quoted(consumerKey));
+    const size_t index = static_cast<size_t>(it - doc.consumers.begin());
+    ConsumerSpec spec = *it;
+    const std::string type = credentialTypeName(credential.type);
+    spec.credentials.push_back(std::move(credential));
+    try {
+        checkCredentials(doc, spec);
+    } catch (Conflict& e) {
+        // Relative to the credential being added, not to the consumer's list.
+        const std::string prefix =
+            "credentials[" + std::to_string(spec.credentials.size() - 1) + "].";
+        FieldErrors fields;
+        for (const auto& [k, v] : e.fields)
+            fields.emplace(k.rfind(prefix, 0) == 0 ? k.substr(prefix.size()) : k, v);
+        throw Conflict(e.what(), std::move(fields));
+    }
+    const std::string what = "add " + type + " credential to consumer " + quoted(spec.meta.name);
+    doc.consumers.replace(index, std::move(spec));
+    return write(std::move(doc), actor, "update", what, false, DocumentRules::kKeptByEntityChecks);
+}
+
+WriteResult ConfigService::deleteCredential(const std::string& consumerKey,
+                                            const std::string& credentialId,
+                                            const std::string& actor) {
+    std::lock_guard lock(writeMutex_);
+    ConfigDocument doc = *current()->doc;
+    auto it = findIn(doc.consumers, consumerKey);
+    if (it == doc.consumers.end()) throw NotFound("no consumer " + quoted(consumerKey));
+    const size_t index = static_cast<size_t>(it - doc.consumers.begin());
+    ConsumerSpec spec = *it;
+    const std::string id = http::toLower(credentialId);
+    const auto before = spec.credentials.size();
+    std::erase_if(spec.credentials, [&](const CredentialSpec& c) { return c.id == id; });
+    if (spec.credentials.size() == before)
+        throw NotFound("consumer " + quoted(spec.meta.name) + " has no credential " +
+                       quoted(credentialId));
+    const std::string what = "delete credential " + id + " of consumer " + quoted(spec.meta.name);
+    doc.consumers.replace(index, std::move(spec));
+    return write(std::move(doc), actor, "update", what, false, DocumentRules::kKeptByEntityChecks);
+}
+
 std::optional<PluginSpec> ConfigService::plugin(const std::string& id) const {
     if (!looksLikeUuid(id)) return std::nullopt;
     return lookup(current()->doc->plugins, id);
@@ -455,6 +599,9 @@ ConfigDocument ConfigService::documentAtLocked(uint64_t version) {
     std::map<std::string, UpstreamSpec> upstreams;
     std::map<std::string, RouteSpec> routes;
     std::map<std::string, PluginSpec> plugins;
+    std::map<std::string, ConsumerSpec> consumers;
+    for (const auto& c : base->doc->consumers)
+        consumers[c.meta.id] = c;
     for (const auto& u : base->doc->upstreams)
         upstreams[u.meta.id] = u;
     for (const auto& r : base->doc->routes)
@@ -474,6 +621,9 @@ ConfigDocument ConfigService::documentAtLocked(uint64_t version) {
                 case EntityKind::kPlugin:
                     undo(plugins, *c);
                     break;
+                case EntityKind::kConsumer:
+                    undo(consumers, *c);
+                    break;
             }
         }
     }
@@ -489,6 +639,9 @@ ConfigDocument ConfigService::documentAtLocked(uint64_t version) {
     for (auto& [id, p] : plugins)
         doc.plugins.push_back(std::move(p));
     sortPlugins(doc);
+    for (auto& [id, c] : consumers)
+        doc.consumers.push_back(std::move(c));
+    doc.consumers.sortBy([](const auto& a, const auto& b) { return a.meta.name < b.meta.name; });
     return doc;
 }
 

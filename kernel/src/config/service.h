@@ -81,6 +81,17 @@ public:
     WriteResult createPlugin(PluginSpec spec, const std::string& actor);
     WriteResult putPlugin(const std::string& id, PluginSpec spec, const std::string& actor);
     WriteResult deletePlugin(const std::string& id, const std::string& actor);
+    std::optional<ConsumerSpec> consumer(const std::string& idOrName) const;
+    WriteResult createConsumer(ConsumerSpec spec, const std::string& actor);
+    WriteResult putConsumer(const std::string& idOrName, ConsumerSpec spec,
+                            const std::string& actor);
+    /// Deleting a consumer deletes the plugin instances scoped to it.
+    WriteResult deleteConsumer(const std::string& idOrName, const std::string& actor);
+    /// Credentials live inside their consumer: adding or removing one is a consumer update.
+    WriteResult addCredential(const std::string& consumerKey, CredentialSpec credential,
+                              const std::string& actor);
+    WriteResult deleteCredential(const std::string& consumerKey, const std::string& credentialId,
+                                 const std::string& actor);
 
     /// Replaces everything (import, PUT /config). Entities without ids keep the ids of
     /// same-named stored ones.

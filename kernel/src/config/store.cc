@@ -49,6 +49,11 @@ const std::vector<std::vector<std::string>>& migrations() {
             "updated_at INTEGER NOT NULL)",
             "CREATE INDEX plugins_route ON plugins (route)",
         },
+        // 3: consumers, their credentials inside
+        {
+            "CREATE TABLE consumers (id TEXT PRIMARY KEY, name TEXT NOT NULL UNIQUE, "
+            "body TEXT NOT NULL, created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL)",
+        },
     };
     return kMigrations;
 }
@@ -156,6 +161,11 @@ ConfigDocument Store::load() {
         for (size_t i = 0; i < bodies.size(); ++i)
             doc.plugins.push_back(pluginFromJson(parseObject(bodies[i]),
                                                  "plugins[" + std::to_string(i) + "]", errors));
+        bodies.clear();
+        *session_ << "SELECT body FROM consumers ORDER BY name", into(bodies), now;
+        for (size_t i = 0; i < bodies.size(); ++i)
+            doc.consumers.push_back(consumerFromJson(
+                parseObject(bodies[i]), "consumers[" + std::to_string(i) + "]", errors));
     } catch (const Poco::Exception& e) {
         throw StoreError("reading " + path_ + ": " + e.displayText());
     }
@@ -199,6 +209,9 @@ uint64_t Store::commit(uint64_t baseVersion, const std::vector<StoredChange>& ch
                 case EntityKind::kPlugin:
                     *session_ << "DELETE FROM plugins WHERE id = ?", use(id), now;
                     break;
+                case EntityKind::kConsumer:
+                    *session_ << "DELETE FROM consumers WHERE id = ?", use(id), now;
+                    break;
             }
         }
         int seq = 0;
@@ -208,7 +221,11 @@ uint64_t Store::commit(uint64_t baseVersion, const std::vector<StoredChange>& ch
                 std::string id = c.id, name = c.name, body = *c.after;
                 int64_t created = o->optValue<int64_t>("created_at", at);
                 int64_t updated = o->optValue<int64_t>("updated_at", at);
-                if (c.kind == EntityKind::kUpstream) {
+                if (c.kind == EntityKind::kConsumer) {
+                    *session_ << "INSERT INTO consumers (id, name, body, created_at, updated_at) "
+                                 "VALUES (?, ?, ?, ?, ?)",
+                        use(id), use(name), use(body), use(created), use(updated), now;
+                } else if (c.kind == EntityKind::kUpstream) {
                     *session_ << "INSERT INTO upstreams (id, name, body, created_at, updated_at) "
                                  "VALUES (?, ?, ?, ?, ?)",
                         use(id), use(name), use(body), use(created), use(updated), now;
@@ -309,9 +326,10 @@ std::vector<StoredChange> Store::changesOf(uint64_t version) {
     for (bool more = rs.moveFirst(); more; more = rs.moveNext()) {
         StoredChange c;
         const std::string entity = rs["entity"].convert<std::string>();
-        c.kind = entity == "upstream" ? EntityKind::kUpstream
-                 : entity == "plugin" ? EntityKind::kPlugin
-                                      : EntityKind::kRoute;
+        c.kind = entity == "upstream"   ? EntityKind::kUpstream
+                 : entity == "plugin"   ? EntityKind::kPlugin
+                 : entity == "consumer" ? EntityKind::kConsumer
+                                        : EntityKind::kRoute;
         c.id = rs["entity_id"].convert<std::string>();
         c.name = rs["name"].convert<std::string>();
         if (!rs["before"].isEmpty()) c.before = rs["before"].convert<std::string>();

@@ -20,7 +20,7 @@ namespace gatehouse::config {
 namespace {
 
 // Numbered migrations in kernel/src/config/store.cc (1: entities and history, 2: plugins).
-constexpr int kSchemaVersion = 2;
+constexpr int kSchemaVersion = 3;
 
 class StoreTest : public ::testing::Test {
 protected:
