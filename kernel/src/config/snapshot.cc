@@ -149,6 +149,31 @@ std::shared_ptr<const Snapshot> buildSnapshot(std::shared_ptr<const ConfigDocume
         snap->routeTimeouts.push_back(t);
     }
     buildChains(*snap, plugins);
+    ConsumerIndex& ci = snap->consumers;
+    for (size_t i = 0; i < snap->doc->consumers.size(); ++i) {
+        const ConsumerSpec& c = snap->doc->consumers[i];
+        for (size_t j = 0; j < c.credentials.size(); ++j) {
+            const CredentialSpec& cr = c.credentials[j];
+            if (cr.type == CredentialType::kJwt && cr.algorithm.rfind("HS", 0) == 0 &&
+                cr.secret.empty())
+                throw ValidationError("invalid configuration",
+                                      {{"consumers[" + std::to_string(i) + "].credentials[" +
+                                            std::to_string(j) + "].secret",
+                                        "is required (no stored secret to keep for this id)"}});
+        }
+        ci.byIdOrName.emplace(c.meta.id, &c);
+        ci.byIdOrName.emplace(c.meta.name, &c);
+        std::string roles;
+        for (const auto& r : c.roles)
+            roles += (roles.empty() ? "" : ",") + r;
+        ci.roles.emplace(&c, std::move(roles));
+        for (const auto& cr : c.credentials) {
+            if (cr.type == CredentialType::kKeyAuth)
+                ci.keyAuth.emplace(cr.keyHash, ConsumerIndex::Match{&c, &cr});
+            else if (cr.type == CredentialType::kJwt)
+                ci.jwt.emplace(cr.kid.empty() ? cr.issuer : cr.kid, ConsumerIndex::Match{&c, &cr});
+        }
+    }
     if (traffic) {
         // Series are found by name, so a route keeps its counters across snapshots.
         snap->unmatchedMetrics = traffic->unmatched();

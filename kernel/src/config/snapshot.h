@@ -4,6 +4,8 @@
 #include <cstdint>
 #include <memory>
 #include <mutex>
+#include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include "config/model.h"
@@ -21,6 +23,19 @@ struct UpstreamRuntime {
     const UpstreamSpec* spec = nullptr;
     std::vector<std::shared_ptr<upstream::TargetState>> targets;
     std::unique_ptr<upstream::Balancer> balancer;
+};
+
+/// Consumers and credentials indexed by what a request presents. Points into the snapshot's
+/// document.
+struct ConsumerIndex {
+    struct Match {
+        const ConsumerSpec* consumer = nullptr;
+        const CredentialSpec* credential = nullptr;
+    };
+    std::unordered_map<std::string_view, Match> keyAuth;  // SHA-256 hex of the key
+    std::unordered_map<std::string_view, Match> jwt;      // kid, else issuer
+    std::unordered_map<std::string_view, const ConsumerSpec*> byIdOrName;
+    std::unordered_map<const ConsumerSpec*, std::string> roles;  // comma-separated
 };
 
 /// Everything a request needs from the configuration, immutable once published (the
@@ -42,6 +57,7 @@ struct Snapshot {
         std::shared_ptr<observe::UpstreamSeries> upstream;
     };
     std::vector<RouteMetrics> routeMetrics;
+    ConsumerIndex consumers;
     std::shared_ptr<observe::RouteSeries> unmatchedMetrics;  // requests no route matched
 };
 

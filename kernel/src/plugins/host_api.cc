@@ -1,5 +1,6 @@
 #include "plugins/host_api.h"
 
+#include <algorithm>
 #include <chrono>
 #include <cstring>
 #include <exception>
@@ -226,6 +227,66 @@ int32_t setConsumer(gh_request* r, gh_str id, gh_str name) {
         [&] { return access(r) && access(r)->setConsumer(view(id), view(name)) ? 1 : 0; }, 0);
 }
 
+/// Copies the fields of `from` that fit in the caller's struct (struct_size: a plugin built
+/// against a later minor passes a larger struct; an older one cannot call this at all).
+template <typename T>
+void fill(T* to, const T& from) {
+    const uint32_t size = to->struct_size;
+    const auto* src = reinterpret_cast<const unsigned char*>(&from);
+    auto* dst = reinterpret_cast<unsigned char*>(to);
+    const size_t n = std::min<size_t>(size, sizeof(T));
+    constexpr size_t kHeader = sizeof(uint32_t);  // struct_size stays the caller's
+    if (n > kHeader) std::memcpy(dst + kHeader, src + kHeader, n - kHeader);
+}
+
+gh_consumer consumerOf(const ConsumerView& v) {
+    gh_consumer c{};
+    c.struct_size = sizeof c;
+    c.id = str(v.id);
+    c.username = str(v.username);
+    c.custom_id = str(v.customId);
+    c.roles = str(v.roles);
+    return c;
+}
+
+int32_t credentialFind(gh_request* r, int32_t type, gh_str lookup, gh_consumer* consumer,
+                       gh_credential* credential) {
+    return guarded(
+        [&]() -> int32_t {
+            if (!access(r) || !consumer || consumer->struct_size < sizeof(uint32_t)) return 0;
+            ConsumerView cv;
+            CredentialView crv;
+            if (!access(r)->findCredential(type, view(lookup), &cv, &crv)) return 0;
+            fill(consumer, consumerOf(cv));
+            if (credential && credential->struct_size >= sizeof(uint32_t)) {
+                gh_credential c{};
+                c.struct_size = sizeof c;
+                c.type = crv.type;
+                c.id = str(crv.id);
+                c.algorithm = str(crv.algorithm);
+                c.secret = str(crv.secret);
+                c.public_key = str(crv.publicKey);
+                c.issuer = str(crv.issuer);
+                c.kid = str(crv.kid);
+                fill(credential, c);
+            }
+            return 1;
+        },
+        0);
+}
+
+int32_t consumerGet(gh_request* r, gh_consumer* consumer) {
+    return guarded(
+        [&]() -> int32_t {
+            if (!access(r) || !consumer || consumer->struct_size < sizeof(uint32_t)) return 0;
+            ConsumerView cv;
+            if (!access(r)->currentConsumer(&cv)) return 0;
+            fill(consumer, consumerOf(cv));
+            return 1;
+        },
+        0);
+}
+
 uint64_t monotonicNs() {
     return net::monotonicUs() * 1000u;
 }
@@ -350,7 +411,8 @@ gh_host_api makeTable() {
     t.struct_size = sizeof(gh_host_api);
     t.abi_major = GH_ABI_MAJOR;
     t.abi_minor = GH_ABI_MINOR;
-    t.features = GH_FEATURE_PAUSE | GH_FEATURE_BODY | GH_FEATURE_SHARED_STATE | GH_FEATURE_METRICS;
+    t.features = GH_FEATURE_PAUSE | GH_FEATURE_BODY | GH_FEATURE_SHARED_STATE | GH_FEATURE_METRICS |
+                 GH_FEATURE_CONSUMERS;
     t.log = hostLog;
     t.request_method = requestMethod;
     t.request_path = requestPath;
@@ -375,6 +437,8 @@ gh_host_api makeTable() {
     t.respond = respond;
     t.set_consumer = setConsumer;
     t.consumer_id = consumerId;
+    t.credential_find = credentialFind;
+    t.consumer_get = consumerGet;
     t.monotonic_ns = monotonicNs;
     t.unix_ms = unixMs;
     t.pause = pause;

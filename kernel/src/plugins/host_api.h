@@ -16,6 +16,25 @@
 
 namespace gatehouse::plugins {
 
+/// A configured consumer as the plugin ABI shows it (views into the request's snapshot).
+struct ConsumerView {
+    std::string_view id;
+    std::string_view username;
+    std::string_view customId;
+    std::string_view roles;  // comma-separated
+};
+
+/// A configured credential as the plugin ABI shows it.
+struct CredentialView {
+    int type = 0;  // GH_CREDENTIAL_*
+    std::string_view id;
+    std::string_view algorithm;
+    std::string_view secret;
+    std::string_view publicKey;
+    std::string_view issuer;
+    std::string_view kid;
+};
+
 /// One request as plugins see it. The proxy implements it for each exchange; the host
 /// functions of the C ABI translate to these calls. Worker thread only.
 class RequestAccess {
@@ -43,6 +62,11 @@ public:
     virtual std::string_view consumerId() = 0;
     /// A handle whose resume wakes this request; nullptr when pausing is not possible now.
     virtual gh_resumer* pause() = 0;
+    /// The credential of `type` a request presents (see credential_find in plugin.h).
+    virtual bool findCredential(int type, std::string_view lookup, ConsumerView* consumer,
+                                CredentialView* credential) = 0;
+    /// The consumer set_consumer named, as configured.
+    virtual bool currentConsumer(ConsumerView* consumer) = 0;
 
 protected:
     ~RequestAccess() = default;

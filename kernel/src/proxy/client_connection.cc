@@ -7,6 +7,7 @@
 
 #include <cstring>
 
+#include "config/credentials.h"
 #include "http/ascii.h"
 #include "http/path.h"
 #include "http/status.h"
@@ -1182,6 +1183,58 @@ bool ClientConnection::setConsumer(std::string_view id, std::string_view name) {
 
 std::string_view ClientConnection::consumerId() {
     return ex_->plugins.consumerId;
+}
+
+namespace {
+
+plugins::ConsumerView consumerView(const config::Snapshot& snap, const config::ConsumerSpec& c) {
+    plugins::ConsumerView v;
+    v.id = c.meta.id;
+    v.username = c.meta.name;
+    v.customId = c.customId;
+    if (auto it = snap.consumers.roles.find(&c); it != snap.consumers.roles.end())
+        v.roles = it->second;
+    return v;
+}
+
+}  // namespace
+
+bool ClientConnection::findCredential(int type, std::string_view lookup,
+                                      plugins::ConsumerView* consumer,
+                                      plugins::CredentialView* credential) {
+    const config::Snapshot& snap = *ex_->snapshot;
+    const config::ConsumerIndex& idx = snap.consumers;
+    const config::ConsumerIndex::Match* m = nullptr;
+    if (type == GH_CREDENTIAL_KEY_AUTH) {
+        if (lookup.empty() || lookup.size() > 1024) return false;
+        const std::string hash = config::sha256Hex(lookup);
+        auto it = idx.keyAuth.find(hash);
+        if (it != idx.keyAuth.end()) m = &it->second;
+    } else if (type == GH_CREDENTIAL_JWT) {
+        auto it = idx.jwt.find(lookup);
+        if (it != idx.jwt.end()) m = &it->second;
+    }
+    if (!m) return false;
+    *consumer = consumerView(snap, *m->consumer);
+    const config::CredentialSpec& c = *m->credential;
+    credential->type = type;
+    credential->id = c.id;
+    credential->algorithm = c.algorithm;
+    credential->secret = c.secret;
+    credential->publicKey = c.publicKey;
+    credential->issuer = c.issuer;
+    credential->kid = c.kid;
+    return true;
+}
+
+bool ClientConnection::currentConsumer(plugins::ConsumerView* consumer) {
+    const config::Snapshot& snap = *ex_->snapshot;
+    const std::string& id = ex_->plugins.consumerId;
+    if (id.empty()) return false;
+    auto it = snap.consumers.byIdOrName.find(id);
+    if (it == snap.consumers.byIdOrName.end()) return false;
+    *consumer = consumerView(snap, *it->second);
+    return true;
 }
 
 gh_resumer* ClientConnection::pause() {

@@ -135,6 +135,9 @@ private:
                  std::string body) override;
     bool setConsumer(std::string_view id, std::string_view name) override;
     std::string_view consumerId() override;
+    bool findCredential(int type, std::string_view lookup, plugins::ConsumerView* consumer,
+                        plugins::CredentialView* credential) override;
+    bool currentConsumer(plugins::ConsumerView* consumer) override;
     gh_resumer* pause() override;
     bool currentPluginHas(uint32_t phaseBit) const;
 

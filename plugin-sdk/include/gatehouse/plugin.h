@@ -33,7 +33,7 @@ extern "C" {
 #endif
 
 #define GH_ABI_MAJOR 1
-#define GH_ABI_MINOR 0
+#define GH_ABI_MINOR 1
 
 #if defined(__GNUC__)
 #define GH_EXPORT __attribute__((visibility("default")))
@@ -104,8 +104,37 @@ enum {
     GH_FEATURE_PAUSE = 1u << 0,
     GH_FEATURE_BODY = 1u << 1,
     GH_FEATURE_SHARED_STATE = 1u << 2,
-    GH_FEATURE_METRICS = 1u << 3
+    GH_FEATURE_METRICS = 1u << 3,
+    GH_FEATURE_CONSUMERS = 1u << 4 /* ABI 1.1: credential_find, consumer_get */
 };
+
+/* Credential types for credential_find (ABI 1.1). */
+enum { GH_CREDENTIAL_KEY_AUTH = 1, GH_CREDENTIAL_JWT = 2 };
+
+/* A consumer as the host's configuration knows it (ABI 1.1). The caller sets struct_size;
+ * the host fills the fields that fit. Strings are borrowed until the callback returns. */
+typedef struct gh_consumer {
+    uint32_t struct_size;
+    uint32_t reserved;
+    gh_str id;
+    gh_str username;
+    gh_str custom_id;
+    gh_str roles; /* comma-separated, no spaces; empty when none */
+} gh_consumer;
+
+/* The credential that matched (ABI 1.1); struct_size set by the caller. For JWT credentials
+ * the key material is here: the algorithm the key is pinned to, and either the HMAC secret
+ * (HS*) or a PEM public key (RS*, ES*). Borrowed until the callback returns. */
+typedef struct gh_credential {
+    uint32_t struct_size;
+    int32_t type; /* GH_CREDENTIAL_* */
+    gh_str id;
+    gh_str algorithm;
+    gh_str secret;
+    gh_str public_key;
+    gh_str issuer;
+    gh_str kid;
+} gh_credential;
 
 /* Which message a header or body function acts on. */
 enum { GH_REQUEST = 0, GH_RESPONSE = 1 };
@@ -248,6 +277,20 @@ typedef struct gh_host_api {
                          size_t* length, uint64_t* version);
     int32_t (*state_cas)(gh_instance_host* instance, gh_str key, uint64_t expected, gh_str value,
                          uint64_t ttl_ms, uint64_t* version);
+
+    /* ---- ABI 1.1 (GH_FEATURE_CONSUMERS) ---- */
+
+    /* Finds the credential a request presents, in the configuration the request runs with.
+     * GH_CREDENTIAL_KEY_AUTH: `lookup` is the API key as the client sent it (the host keeps
+     * and compares only its SHA-256). GH_CREDENTIAL_JWT: `lookup` is the token's `kid`, or
+     * its `iss` when it has no kid. On a match fills *consumer and, when not NULL,
+     * *credential, and returns 1; returns 0 when nothing matches. Does not set the request's
+     * consumer: call set_consumer once the request is authenticated. */
+    int32_t (*credential_find)(gh_request* r, int32_t type, gh_str lookup, gh_consumer* consumer,
+                               gh_credential* credential);
+    /* The request's consumer (set_consumer), as configured: id, username, custom_id and
+     * roles. Returns 0 when none is set or the id names no configured consumer. */
+    int32_t (*consumer_get)(gh_request* r, gh_consumer* consumer);
 } gh_host_api;
 
 /* ---------------------------------------------------------------------------------------

@@ -122,6 +122,35 @@ inline void resume(const gh_host_api* api, gh_resumer* resumer) noexcept {
  * Methods return an empty value / false when the host lacks the function or refuses the
  * call (wrong phase, bad argument).
  */
+/** A configured consumer (ABI 1.1); views valid until the callback returns. */
+struct Consumer {
+    std::string_view id;
+    std::string_view username;
+    std::string_view customId;
+    std::string_view roles;  // comma-separated
+    bool hasRole(std::string_view role) const noexcept {
+        std::string_view rest = roles;
+        while (!rest.empty()) {
+            const std::size_t comma = rest.find(',');
+            if (rest.substr(0, comma) == role) return true;
+            if (comma == std::string_view::npos) break;
+            rest.remove_prefix(comma + 1);
+        }
+        return false;
+    }
+};
+
+/** A configured credential (ABI 1.1); views valid until the callback returns. */
+struct Credential {
+    std::int32_t type = 0;  // GH_CREDENTIAL_*
+    std::string_view id;
+    std::string_view algorithm;
+    std::string_view secret;
+    std::string_view publicKey;
+    std::string_view issuer;
+    std::string_view kid;
+};
+
 // Inside Request: the host has `field` (GATEHOUSE_HOST_HAS) and there is a request.
 #define GATEHOUSE_REQ_HAS_(field) (GATEHOUSE_HOST_HAS(api_, field) && r_ != nullptr)
 
@@ -277,6 +306,39 @@ public:
         return get(&gh_host_api::consumer_id, GATEHOUSE_REQ_HAS_(consumer_id));
     }
 
+    /** The consumer whose credential of `type` is `lookup` (GH_FEATURE_CONSUMERS): for
+     * GH_CREDENTIAL_KEY_AUTH the key as presented, for GH_CREDENTIAL_JWT the kid or iss. */
+    std::optional<Consumer> findCredential(std::int32_t type, std::string_view lookup,
+                                           Credential* credential = nullptr) const noexcept {
+        if (!GATEHOUSE_REQ_HAS_(credential_find)) return std::nullopt;
+        gh_consumer c;
+        std::memset(&c, 0, sizeof c);
+        c.struct_size = static_cast<std::uint32_t>(sizeof c);
+        gh_credential cr;
+        std::memset(&cr, 0, sizeof cr);
+        cr.struct_size = static_cast<std::uint32_t>(sizeof cr);
+        if (api_->credential_find(r_, type, str(lookup), &c, &cr) == 0) return std::nullopt;
+        if (credential != nullptr) {
+            credential->type = cr.type;
+            credential->id = view(cr.id);
+            credential->algorithm = view(cr.algorithm);
+            credential->secret = view(cr.secret);
+            credential->publicKey = view(cr.public_key);
+            credential->issuer = view(cr.issuer);
+            credential->kid = view(cr.kid);
+        }
+        return toConsumer(c);
+    }
+    /** The request's consumer as configured (after setConsumer), with its roles. */
+    std::optional<Consumer> consumer() const noexcept {
+        if (!GATEHOUSE_REQ_HAS_(consumer_get)) return std::nullopt;
+        gh_consumer c;
+        std::memset(&c, 0, sizeof c);
+        c.struct_size = static_cast<std::uint32_t>(sizeof c);
+        if (api_->consumer_get(r_, &c) == 0) return std::nullopt;
+        return toConsumer(c);
+    }
+
     /**
      * Pauses the request (GH_FEATURE_PAUSE): returns the handle to pass to
      * gatehouse::resume() later (from any thread, exactly once), then return Action::Pause.
@@ -288,6 +350,14 @@ public:
     }
 
 private:
+    static Consumer toConsumer(const gh_consumer& c) noexcept {
+        Consumer out;
+        out.id = view(c.id);
+        out.username = view(c.username);
+        out.customId = view(c.custom_id);
+        out.roles = view(c.roles);
+        return out;
+    }
     std::string_view get(gh_str (*gh_host_api::*fn)(gh_request*), bool present) const noexcept {
         return present ? view((api_->*fn)(r_)) : std::string_view();
     }
