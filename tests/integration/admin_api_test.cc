@@ -234,6 +234,8 @@ Object::Ptr requestSchema(const Operation& op) {
 /// Documented path with its parameters filled in.
 /// The id of the plugin instance the walk acts on (created by createWalkEntities).
 std::string walkPluginId;
+/// The consumer credential the walk acts on.
+std::string walkCredentialId;
 
 std::string concrete(const std::string& path, const std::string& upstream, const std::string& route,
                      const std::string& pluginId = walkPluginId) {
@@ -241,7 +243,11 @@ std::string concrete(const std::string& path, const std::string& upstream, const
     auto replace = [&](const std::string& what, const std::string& with) {
         if (auto at = out.find(what); at != std::string::npos) out.replace(at, what.size(), with);
     };
-    replace("{id_or_name}", path.rfind("/routes", 0) == 0 ? route : upstream);
+    replace("{id_or_name}", path.rfind("/routes", 0) == 0 ? route
+                            : path.rfind("/consumers", 0) == 0
+                                ? (upstream == "walk-u" ? std::string("walk-c") : upstream)
+                                : upstream);
+    replace("{credential_id}", walkCredentialId);
     replace("{version}", "1");
     replace("{id}", pluginId);
     return out;
@@ -357,6 +363,11 @@ protected:
         if (id == "putPlugin")
             return R"({"name":"order-a","route":"walk-r","config":{"letter":"z"}})";
         if (id == "patchPlugin") return R"({"enabled":false})";
+        if (id == "createConsumer")
+            return R"({"username":"walk-new-c","custom_id":"x-1","roles":["r1"],"tags":["walk"]})";
+        if (id == "putConsumer") return R"({"username":"walk-c","roles":["put"]})";
+        if (id == "patchConsumer") return R"({"tags":["patched"]})";
+        if (id == "createCredential") return R"({"type":"key-auth","tags":["walk"]})";
         if (id == "importConfig" || op.name() == "PUT /config") return call("GET", "/config").body;
         if (id == "rollback") return R"({"version":)" + std::to_string(configVersion(gw_)) + "}";
         return "{}";
@@ -370,6 +381,12 @@ protected:
             "POST", "/plugins", R"({"name":"order-a","route":"walk-r","config":{"letter":"w"}})");
         ASSERT_EQ(plugin.status, 201) << plugin.body;
         walkPluginId = objectOf(plugin)->getValue<std::string>("id");
+        ASSERT_EQ(call("POST", "/consumers", R"({"username":"walk-c"})").status, 201);
+        const Response credential = call("POST", "/consumers/walk-c/credentials",
+                                         R"({"type":"jwt","kid":"walk-kid","algorithm":"HS256",)"
+                                         R"("secret":"0123456789abcdef0123456789abcdef"})");
+        ASSERT_EQ(credential.status, 201) << credential.body;
+        walkCredentialId = objectOf(credential)->getValue<std::string>("id");
     }
 
     /// Documented operations with DELETEs last (routes before the upstreams they use).
@@ -379,6 +396,7 @@ protected:
             auto rank = [](const Operation& o) {
                 if (o.method != "DELETE") return 0;
                 if (o.path.rfind("/plugins", 0) == 0) return 1;
+                if (o.path.find("/credentials") != std::string::npos) return 1;
                 return o.path.rfind("/routes", 0) == 0 ? 2 : 3;
             };
             return rank(x) < rank(y);
