@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <string>
 
 #include "harness.h"
@@ -248,6 +249,78 @@ TEST_F(AuthPlugins, CredentialsApiNeverShowsSecretsAgain) {
     EXPECT_EQ(r.status, 404);
     r = admin(gw_, "POST", "/consumers", R"({"username":"carol","credentials":[]})");
     EXPECT_EQ(r.status, 400) << "credentials have their own resource";
+}
+
+TEST(BasicAuth, PasswordsAreCheckedOffTheWorker) {
+    Upstream up;
+    Gateway::Options o = withFirstPartyPlugins();
+    o.workers = 1;  // one worker: a check on it would hold up every other request
+    Gateway gw(threeRoutes(up.address()), o);
+    ASSERT_EQ(admin(gw, "POST", "/consumers", R"({"username":"alice","roles":["admin"]})").status,
+              201);
+    ASSERT_EQ(admin(gw, "POST", "/consumers/alice/credentials",
+                    R"({"type":"basic-auth","username":"al","password":"correct horse battery"})")
+                  .status,
+              201);
+    ASSERT_EQ(admin(gw, "POST", "/plugins", R"({"name":"basic-auth","route":"keyed"})").status,
+              201);
+    auto basic = [](const std::string& userPass) {
+        static const char* k = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+        std::string out;
+        for (size_t i = 0; i < userPass.size(); i += 3) {
+            const auto b = [&](size_t j) {
+                return j < userPass.size() ? static_cast<unsigned char>(userPass[j]) : 0u;
+            };
+            const unsigned v = b(i) << 16 | b(i + 1) << 8 | b(i + 2);
+            out += k[(v >> 18) & 63];
+            out += k[(v >> 12) & 63];
+            out += i + 1 < userPass.size() ? k[(v >> 6) & 63] : '=';
+            out += i + 2 < userPass.size() ? k[v & 63] : '=';
+        }
+        return "Basic " + out;
+    };
+
+    Response r = roundTrip(gw.port(), "GET", "/keyed/x");
+    EXPECT_EQ(r.status, 401);
+    EXPECT_EQ(r.header("WWW-Authenticate"), "Basic realm=\"gatehouse\", charset=\"UTF-8\"");
+    r = roundTrip(gw.port(), "GET", "/keyed/x", {{"Authorization", basic("al:wrong password")}});
+    EXPECT_EQ(r.status, 401);
+    EXPECT_EQ(r.json()->getValue<std::string>("error"), "invalid credentials");
+    r = roundTrip(gw.port(), "GET", "/keyed/x", {{"Authorization", basic("nobody:whatever")}});
+    EXPECT_EQ(r.status, 401);
+    EXPECT_EQ(r.json()->getValue<std::string>("error"), "invalid credentials")
+        << "an unknown user looks like a wrong password";
+    for (const char* bad : {"Basic !!!", "Basic YWxpY2U=", "Bearer abc"})
+        EXPECT_EQ(roundTrip(gw.port(), "GET", "/keyed/x", {{"Authorization", bad}}).status, 401)
+            << bad;
+    EXPECT_EQ(roundTrip(gw.port(), "GET", "/keyed/x",
+                        {{"Authorization", basic("al:correct horse battery")},
+                         {"Authorization", basic("al:correct horse battery")}})
+                  .status,
+              401);
+
+    r = roundTrip(
+        gw.port(), "GET", "/keyed/x",
+        {{"Authorization", basic("al:correct horse battery")}, {"X-Consumer-Username", "mallory"}});
+    ASSERT_EQ(r.status, 200) << r.body;
+    EXPECT_EQ(r.echoedHeader("X-Consumer-Username"), "alice");
+    EXPECT_EQ(r.echoedHeader("X-Consumer-Roles"), "admin");
+    EXPECT_FALSE(r.echoedHeader("Authorization")) << "the password went upstream";
+    // Remembered: the same credentials again pass (from the cache).
+    EXPECT_EQ(roundTrip(gw.port(), "GET", "/keyed/x",
+                        {{"Authorization", basic("al:correct horse battery")}})
+                  .status,
+              200);
+
+    // While a (deliberately slow) check of a new password runs, the worker keeps serving.
+    Connection slow(gw.port());
+    slow.send(makeRequest("GET", "/keyed/x", {{"Authorization", basic("al:another guess")}}));
+    const auto before = std::chrono::steady_clock::now();
+    EXPECT_EQ(roundTrip(gw.port(), "GET", "/open/x").status, 200);
+    const auto fast = std::chrono::steady_clock::now() - before;
+    EXPECT_EQ(slow.read().status, 401);
+    const auto slowTook = std::chrono::steady_clock::now() - before;
+    EXPECT_LT(fast, slowTook) << "the open request waited for the password check";
 }
 
 }  // namespace

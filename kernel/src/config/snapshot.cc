@@ -172,6 +172,8 @@ std::shared_ptr<const Snapshot> buildSnapshot(std::shared_ptr<const ConfigDocume
                 ci.keyAuth.emplace(cr.keyHash, ConsumerIndex::Match{&c, &cr});
             else if (cr.type == CredentialType::kJwt)
                 ci.jwt.emplace(cr.kid.empty() ? cr.issuer : cr.kid, ConsumerIndex::Match{&c, &cr});
+            else
+                ci.basic.emplace(cr.username, ConsumerIndex::Match{&c, &cr});
         }
     }
     if (traffic) {

@@ -34,6 +34,7 @@ struct ConsumerIndex {
     };
     std::unordered_map<std::string_view, Match> keyAuth;  // SHA-256 hex of the key
     std::unordered_map<std::string_view, Match> jwt;      // kid, else issuer
+    std::unordered_map<std::string_view, Match> basic;    // username
     std::unordered_map<std::string_view, const ConsumerSpec*> byIdOrName;
     std::unordered_map<const ConsumerSpec*, std::string> roles;  // comma-separated
 };

@@ -1213,6 +1213,9 @@ bool ClientConnection::findCredential(int type, std::string_view lookup,
     } else if (type == GH_CREDENTIAL_JWT) {
         auto it = idx.jwt.find(lookup);
         if (it != idx.jwt.end()) m = &it->second;
+    } else if (type == GH_CREDENTIAL_BASIC_AUTH) {
+        auto it = idx.basic.find(lookup);
+        if (it != idx.basic.end()) m = &it->second;
     }
     if (!m) return false;
     *consumer = consumerView(snap, *m->consumer);
@@ -1220,7 +1223,9 @@ bool ClientConnection::findCredential(int type, std::string_view lookup,
     credential->type = type;
     credential->id = c.id;
     credential->algorithm = c.algorithm;
-    credential->secret = c.secret;
+    // For basic-auth, the password hash: the plugin verifies it off the worker.
+    credential->secret = type == GH_CREDENTIAL_BASIC_AUTH ? std::string_view(c.passwordHash)
+                                                          : std::string_view(c.secret);
     credential->publicKey = c.publicKey;
     credential->issuer = c.issuer;
     credential->kid = c.kid;

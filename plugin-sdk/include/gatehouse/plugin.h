@@ -109,7 +109,7 @@ enum {
 };
 
 /* Credential types for credential_find (ABI 1.1). */
-enum { GH_CREDENTIAL_KEY_AUTH = 1, GH_CREDENTIAL_JWT = 2 };
+enum { GH_CREDENTIAL_KEY_AUTH = 1, GH_CREDENTIAL_JWT = 2, GH_CREDENTIAL_BASIC_AUTH = 3 };
 
 /* A consumer as the host's configuration knows it (ABI 1.1). The caller sets struct_size;
  * the host fills the fields that fit. Strings are borrowed until the callback returns. */
@@ -124,7 +124,9 @@ typedef struct gh_consumer {
 
 /* The credential that matched (ABI 1.1); struct_size set by the caller. For JWT credentials
  * the key material is here: the algorithm the key is pinned to, and either the HMAC secret
- * (HS*) or a PEM public key (RS*, ES*). Borrowed until the callback returns. */
+ * (HS*) or a PEM public key (RS*, ES*). For basic-auth credentials `secret` is the password
+ * hash, "$pbkdf2-sha256$i=<iterations>$<salt base64>$<hash base64>", which the plugin
+ * verifies (off the worker: it is slow on purpose). Borrowed until the callback returns. */
 typedef struct gh_credential {
     uint32_t struct_size;
     int32_t type; /* GH_CREDENTIAL_* */
@@ -283,7 +285,8 @@ typedef struct gh_host_api {
     /* Finds the credential a request presents, in the configuration the request runs with.
      * GH_CREDENTIAL_KEY_AUTH: `lookup` is the API key as the client sent it (the host keeps
      * and compares only its SHA-256). GH_CREDENTIAL_JWT: `lookup` is the token's `kid`, or
-     * its `iss` when it has no kid. On a match fills *consumer and, when not NULL,
+     * its `iss` when it has no kid. GH_CREDENTIAL_BASIC_AUTH: `lookup` is the username (the
+     * password is the plugin's to verify against credential->secret). On a match fills *consumer and, when not NULL,
      * *credential, and returns 1; returns 0 when nothing matches. Does not set the request's
      * consumer: call set_consumer once the request is authenticated. */
     int32_t (*credential_find)(gh_request* r, int32_t type, gh_str lookup, gh_consumer* consumer,
