@@ -1,6 +1,6 @@
 # Every dependency comes from a Debian 12 package (scripts/install-deps.sh installs them).
 find_package(Threads REQUIRED)
-find_package(Poco 1.11 REQUIRED COMPONENTS Foundation Net Util JSON Data DataSQLite)
+find_package(Poco 1.11 REQUIRED COMPONENTS Foundation Net NetSSL Crypto Util JSON Data DataSQLite)
 find_package(fmt REQUIRED)
 # OpenSSL (libssl-dev): JWT signatures in the auth plugins, credential hashing, and TLS.
 find_package(OpenSSL REQUIRED)

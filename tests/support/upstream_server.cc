@@ -17,6 +17,8 @@
 //   /until-close/<n> n bytes of 'z', close-delimited (no Content-Length, not chunked)
 //   /stats           {"id", "connections_accepted", "requests"}
 //   /echo-body       the request body back as application/octet-stream
+//   /blob/<name>     PUT stores the body (204); GET answers it as application/json (404 when
+//                    none): a stand-in for a JWKS endpoint and the like
 //   /v1/traces       a trace collector: POST bodies are kept (200 {}); GET /collected
 //                    answers them as a JSON array, in arrival order
 //   anything else    200 echo JSON (method, uri, path, query, version, headers, body_bytes,
@@ -64,6 +66,7 @@
 #include <exception>
 #include <istream>
 #include <mutex>
+#include <map>
 #include <optional>
 #include <ostream>
 #include <string>
@@ -236,6 +239,16 @@ public:
         std::lock_guard<std::mutex> lock(mu_);
         collected_.push_back(std::move(body));
     }
+    void putBlob(const std::string& name, std::string body) {
+        std::lock_guard<std::mutex> lock(mu_);
+        blobs_[name] = std::move(body);
+    }
+    std::optional<std::string> blob(const std::string& name) {
+        std::lock_guard<std::mutex> lock(mu_);
+        auto it = blobs_.find(name);
+        if (it == blobs_.end()) return std::nullopt;
+        return it->second;
+    }
     std::string collectedJson() {
         std::lock_guard<std::mutex> lock(mu_);
         std::string out = "[";
@@ -296,6 +309,7 @@ private:
     };
     std::mutex mu_;
     std::vector<std::string> collected_;
+    std::map<std::string, std::string> blobs_;
     std::condition_variable stopCv_;
     bool stopping_ = false;
     std::unordered_map<std::string, Live> live_;
@@ -448,7 +462,8 @@ private:
 
         const std::string_view path = info.path;
         std::string body;
-        const bool keepBody = path == "/echo-body" || path == "/v1/traces";
+        const bool keepBody =
+            path == "/echo-body" || path == "/v1/traces" || path.rfind("/blob/", 0) == 0;
         readBody(request.stream(), info, keepBody ? &body : nullptr);
         info.connectionRequests = shared_.countRequest(info.peer);
 
@@ -458,6 +473,20 @@ private:
         if (path == "/v1/traces" && info.method == HTTPRequest::HTTP_POST) {
             shared_.collect(std::move(body));
             sendBody(response, 200, "application/json", "{}");
+            return;
+        }
+        if (auto name = under(path, "/blob")) {
+            if (info.method == HTTPRequest::HTTP_PUT) {
+                shared_.putBlob(std::string(*name), std::move(body));
+                setStatus(response, 204);
+                response.send();
+                return;
+            }
+            if (auto b = shared_.blob(std::string(*name))) {
+                sendBody(response, 200, "application/json", *b);
+                return;
+            }
+            sendBody(response, 404, "application/json", "{}");
             return;
         }
         if (path == "/collected") {
