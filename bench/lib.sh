@@ -223,7 +223,9 @@ bench_child_ticks() {
 # or we would be benchmarking an error page.
 bench_check_body() {
   local name=$1 url=$2 out="$BENCH_TMP/check-$1.body" code
-  code=$(curl -sS --max-time 5 -o "$out" -w '%{http_code}' "$url") || bench_die "$name: curl $url failed"
+  local extra=()
+  [[ -n "${BENCH_HEADER_OF[$name]:-}" ]] && extra=(-H "${BENCH_HEADER_OF[$name]}")
+  code=$(curl -sS --max-time 5 "${extra[@]}" -o "$out" -w '%{http_code}' "$url") || bench_die "$name: curl $url failed"
   [[ "$code" == 200 ]] || bench_die "$name: $url answered HTTP $code, expected 200; body: $(head -c 300 "$out")"
   cmp -s "$out" <(printf '%s\n' "$BENCH_UPSTREAM_BODY") ||
     bench_die "$name: $url body is '$(head -c 300 "$out")', expected '$BENCH_UPSTREAM_BODY'"
@@ -232,12 +234,14 @@ bench_check_body() {
 # bench_wrk URL DURATION_S CONNECTIONS THREADS OUTFILE: run wrk --latency and parse it into
 #   WRK_RPS WRK_P50_US WRK_P99_US WRK_REQUESTS WRK_ERRORS (text; empty when clean).
 bench_wrk() {
-  local url=$1 dur=$2 conns=$3 threads=$4 out=$5 parsed
+  local url=$1 dur=$2 conns=$3 threads=$4 out=$5 header=${6:-} parsed
+  local extra=()
+  [[ -n "$header" ]] && extra=(-H "$header")
   # wrk catches SIGINT and exits 0, and bash skips its own INT trap when a foreground child
   # "handled" the signal, so Ctrl-C would not stop the script. Waiting on a background wrk
   # instead lets the trap run at once (the wait builtin returns on a trapped signal).
   local rc=0
-  wrk --latency -t"$threads" -c"$conns" -d"${dur}s" "$url" >"$out" 2>&1 &
+  wrk --latency -t"$threads" -c"$conns" -d"${dur}s" "${extra[@]}" "$url" >"$out" 2>&1 &
   BENCH_WRK_PID=$!
   wait "$BENCH_WRK_PID" || rc=$?
   BENCH_WRK_PID=""
@@ -286,7 +290,7 @@ bench_measure() {
   bench_assert_alive upstream "$UPSTREAM_PID"
   bench_assert_alive "$name" "$pid"
   if ((warm > 0)); then
-    bench_wrk "$url" "$warm" "$conns" "$threads" "$BENCH_TMP/wrk-$name-warmup.txt"
+    bench_wrk "$url" "$warm" "$conns" "$threads" "$BENCH_TMP/wrk-$name-warmup.txt" "${BENCH_HEADER_OF[$name]:-}"
   fi
   local busy0 busy1 up0 up1 self0 self1 ns0 ns1
   busy0=$(bench_busy_ticks)
@@ -295,7 +299,7 @@ bench_measure() {
   ns0=$(date +%s%N)
   t0=$(bench_cpu_ticks "$pid")
   BENCH_SEQ=$((BENCH_SEQ + 1))
-  bench_wrk "$url" "$dur" "$conns" "$threads" "$BENCH_TMP/wrk-$name-$BENCH_SEQ.txt"
+  bench_wrk "$url" "$dur" "$conns" "$threads" "$BENCH_TMP/wrk-$name-$BENCH_SEQ.txt" "${BENCH_HEADER_OF[$name]:-}"
   bench_assert_alive "$name" "$pid"
   t1=$(bench_cpu_ticks "$pid")
   ns1=$(date +%s%N)
@@ -481,6 +485,8 @@ bench_require_uint() {
 # BENCH_PID_OF / BENCH_URL_OF maps), rotating the start of the order each round so no
 # contestant always runs first (cold) or last (after the box has heated up). Appends each
 # round's numbers to the RES_* maps ("v1 v2 ...").
+# BENCH_HEADER_OF[name]: one request header ("Name: value") wrk sends to that server.
+declare -A BENCH_HEADER_OF=()
 declare -A BENCH_PID_OF=() BENCH_URL_OF=() RES_RPS=() RES_P50=() RES_P99=() RES_CPU=()
 bench_rounds() {
   local names=("$@") n=$# round i name
