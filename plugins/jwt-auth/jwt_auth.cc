@@ -34,6 +34,7 @@
 #include <sstream>
 #include <string>
 #include <thread>
+#include <unordered_map>
 #include <vector>
 
 #include "auth_common.h"
@@ -72,6 +73,8 @@ constexpr const char* kSchema = R"JSON({
                            "description": "An unknown kid refetches the JWK Set at most this often"},
     "jwks_timeout_ms": {"type": "integer", "minimum": 100, "maximum": 60000, "default": 3000},
     "anonymous": {"type": ["string", "null"], "minLength": 1, "maxLength": 128},
+    "token_cache_ttl_s": {"type": "integer", "minimum": 0, "maximum": 3600, "default": 300,
+                          "description": "Remember verified tokens this long (never past exp); 0 = verify every time"},
     "hide_credentials": {"type": "boolean", "default": false},
     "realm": {"type": "string", "minLength": 1, "maxLength": 64, "pattern": "^[^\"\\\\]*$", "default": "gatehouse"}
   }
@@ -227,6 +230,59 @@ private:
     std::thread thread_;
 };
 
+/// A token verified before: what it takes to trust it again without decoding and verifying
+/// it. The key it was verified with must still be the one in force (same consumer
+/// credential and key material, or the same key set), and its time claims are checked again
+/// at every use, so a revoked credential or an expired token fails at once.
+struct Verified {
+    std::string lookup;  // the kid or iss its consumer credential was found by ("": none)
+    std::string credentialId;
+    std::string material;  // algorithm, secret and public key it was verified with
+    std::shared_ptr<const std::vector<gatehouse::jwt::Key>> keySet;  // JWKS keys it was found in
+    bool staticKey = false;
+    std::optional<double> exp, nbf;
+    std::vector<std::pair<std::string, std::string>> headers;  // from claims_to_headers
+    Clock::time_point until;
+};
+
+/// Verified tokens by their text, in shards so that workers rarely share a lock.
+class TokenCache {
+public:
+    std::shared_ptr<const Verified> get(const std::string& token) {
+        Shard& s = shard(token);
+        std::lock_guard lock(s.mutex);
+        auto it = s.entries.find(token);
+        if (it == s.entries.end()) return nullptr;
+        if (Clock::now() >= it->second->until) {
+            s.entries.erase(it);
+            return nullptr;
+        }
+        return it->second;
+    }
+    void put(const std::string& token, std::shared_ptr<const Verified> v) {
+        Shard& s = shard(token);
+        std::lock_guard lock(s.mutex);
+        if (s.entries.size() >= kPerShard) s.entries.clear();  // bounded; refilled on demand
+        s.entries[token] = std::move(v);
+    }
+    void erase(const std::string& token) {
+        Shard& s = shard(token);
+        std::lock_guard lock(s.mutex);
+        s.entries.erase(token);
+    }
+
+private:
+    static constexpr size_t kShards = 16, kPerShard = 1024;
+    struct Shard {
+        std::mutex mutex;
+        std::unordered_map<std::string, std::shared_ptr<const Verified>> entries;
+    };
+    Shard& shard(const std::string& token) {
+        return shards_[std::hash<std::string>{}(token) % kShards];
+    }
+    Shard shards_[kShards];
+};
+
 /// Per-request state across a pause for a JWKS refetch.
 struct Waiting {
     bool refetched = false;
@@ -260,6 +316,7 @@ public:
         if (o->has("anonymous") && !o->get("anonymous").isEmpty())
             anonymous_ = o->getValue<std::string>("anonymous");
         hideCredentials_ = o->optValue<bool>("hide_credentials", false);
+        cacheTtl_ = std::chrono::seconds(o->optValue<int>("token_cache_ttl_s", 300));
         realm_ = o->optValue<std::string>("realm", "gatehouse");
         consumers_ = hostHasFeatures(GH_FEATURE_CONSUMERS);
         if (o->has("jwks_uri")) {
@@ -322,6 +379,9 @@ public:
                 {{"WWW-Authenticate", "Bearer realm=\"" + realm_ + "\""}});
         }
         if (tokens.size() > 1) return invalid(r, "more than one token in request");
+        if (cacheTtl_.count() > 0)
+            if (auto v = cache_.get(tokens.front()); v && stillValid(r, *v))
+                return admit(r, *v, fromHeader);
 
         std::string error;
         const auto token = gatehouse::jwt::decode(tokens.front(), &error);
@@ -364,16 +424,25 @@ public:
         const std::string claims = gatehouse::jwt::checkClaims(*token, std::time(nullptr), rules_);
         if (!claims.empty()) return invalid(r, claims);
 
+        auto v = std::make_shared<Verified>();
         if (consumer) {
-            r.setConsumer(consumer->id, consumer->username);
-            gatehouse::auth::setIdentityHeaders(r, *consumer, credential.id);
+            v->lookup = token->kid ? *token->kid : iss;
+            v->credentialId = credential.id;
+            v->material = materialOf(credential);
+        } else if (jwks_ && !findKey(staticKeys_, *token)) {
+            v->keySet = jwks_->keys();
+        } else {
+            v->staticKey = true;
         }
+        v->exp = numberClaim(*token, "exp");
+        v->nbf = numberClaim(*token, "nbf");
         for (const auto& [claim, header] : claimHeaders_) {
-            const std::string v = claimText(*token, claim);
-            if (!v.empty()) r.setHeader(Message::Request, header, v);
+            std::string text = claimText(*token, claim);
+            if (!text.empty()) v->headers.emplace_back(header, std::move(text));
         }
-        if (hideCredentials_ && !fromHeader.empty()) r.removeHeader(Message::Request, fromHeader);
-        return Action::Continue;
+        v->until = Clock::now() + cacheTtl_;
+        if (cacheTtl_.count() > 0) cache_.put(tokens.front(), v);
+        return admit(r, *v, fromHeader);
     }
 
     void onDone(void* ctx) override { delete static_cast<Waiting*>(ctx); }
@@ -388,6 +457,52 @@ private:
             {{"WWW-Authenticate", "Bearer realm=\"" + realm_ +
                                       "\", error=\"invalid_token\", error_description=\"" +
                                       description + "\""}});
+    }
+
+    /// Whether a cached verification still holds for this request: the same key is still in
+    /// force (same credential and material, or the same key set) and the time claims pass.
+    bool stillValid(Request& r, const Verified& v) {
+        const double now = static_cast<double>(std::time(nullptr));
+        const double skew = static_cast<double>(rules_.clockSkewS);
+        if ((v.exp && *v.exp <= now - skew) || (v.nbf && *v.nbf > now + skew)) return false;
+        if (!v.lookup.empty()) {
+            gatehouse::Credential c;
+            const auto consumer = r.findCredential(GH_CREDENTIAL_JWT, v.lookup, &c);
+            return consumer && c.id == v.credentialId && materialOf(c) == v.material;
+        }
+        if (v.keySet) return jwks_ && jwks_->keys() == v.keySet;
+        return v.staticKey;
+    }
+
+    /// Lets the request through as `v` says: its consumer, its claim headers.
+    Action admit(Request& r, const Verified& v, std::string_view fromHeader) {
+        if (!v.lookup.empty()) {
+            gatehouse::Credential c;
+            if (const auto consumer = r.findCredential(GH_CREDENTIAL_JWT, v.lookup, &c)) {
+                r.setConsumer(consumer->id, consumer->username);
+                gatehouse::auth::setIdentityHeaders(r, *consumer, c.id);
+            }
+        }
+        for (const auto& [header, value] : v.headers)
+            r.setHeader(Message::Request, header, value);
+        if (hideCredentials_ && !fromHeader.empty()) r.removeHeader(Message::Request, fromHeader);
+        return Action::Continue;
+    }
+
+    static std::string materialOf(const gatehouse::Credential& c) {
+        std::string m(c.algorithm);
+        m += '\n';
+        m += c.secret;
+        m += '\n';
+        m += c.publicKey;
+        return m;
+    }
+
+    static std::optional<double> numberClaim(const gatehouse::jwt::Token& t, const char* name) {
+        if (!t.payload || !t.payload->has(name)) return std::nullopt;
+        const auto v = t.payload->get(name);
+        if (!v.isNumeric() || v.isBoolean()) return std::nullopt;
+        return v.convert<double>();
     }
 
     Action anonymous(Request& r) {
@@ -494,6 +609,8 @@ private:
     bool hideCredentials_ = false;
     std::string realm_;
     bool consumers_ = false;
+    std::chrono::seconds cacheTtl_{300};
+    TokenCache cache_;
     std::mutex keysMutex_;
     std::map<std::string, gatehouse::jwt::Key> credentialKeys_;
 };

@@ -298,5 +298,37 @@ TEST_F(JwtAuth, AclOnARoleClaim) {
     EXPECT_EQ(roundTrip(gw_.port(), "GET", "/admin/x", {{"X-User-Role", "admin"}}).status, 401);
 }
 
+TEST_F(JwtAuth, RememberedTokensStillFollowRevocationAndExpiry) {
+    ASSERT_EQ(admin(gw_, "POST", "/plugins",
+                    R"({"name":"jwt-auth","route":"admin","config":{"clock_skew_s":0}})")
+                  .status,
+              201);
+    // Expiry: a token good for two more seconds, used (and remembered), then too late.
+    const std::string shortLived = hs256(claims("", 2));
+    ASSERT_EQ(get("/admin/x", shortLived).status, 200);
+    ASSERT_EQ(get("/admin/x", shortLived).status, 200);
+    std::this_thread::sleep_for(std::chrono::milliseconds(3100));
+    const Response late = get("/admin/x", shortLived);
+    EXPECT_EQ(late.status, 401);
+    EXPECT_NE(late.body.find("expired"), std::string::npos) << late.body;
+
+    // Revocation: the credential goes, the remembered token with it.
+    const std::string token = hs256(claims());
+    ASSERT_EQ(get("/admin/x", token).status, 200);
+    const Response again = get("/admin/x", token);
+    ASSERT_EQ(again.status, 200);
+    EXPECT_EQ(again.echoedHeader("X-Consumer-Username"), "idp-app") << "the consumer, from memory";
+    const Response creds = admin(gw_, "GET", "/consumers/idp-app/credentials");
+    const auto list = creds.json()->getArray("data");
+    for (size_t i = 0; i < list->size(); ++i) {
+        const auto c = list->getObject(static_cast<unsigned>(i));
+        if (c->optValue<std::string>("algorithm", "") != "HS256") continue;
+        const Response deleted = admin(
+            gw_, "DELETE", "/consumers/idp-app/credentials/" + c->getValue<std::string>("id"));
+        ASSERT_EQ(deleted.status, 204);
+    }
+    EXPECT_EQ(get("/admin/x", token).status, 401);
+}
+
 }  // namespace
 }  // namespace gatehouse::test
