@@ -61,6 +61,22 @@ public:
             r.setConsumer("c-1", "alice");
             return Action::Continue;
         }
+        if (mode_ == "lookup") {
+            // ABI 1.1: find the credential a request presents, then the consumer's roles.
+            gatehouse::Credential credential;
+            const auto found = r.findCredential(
+                GH_CREDENTIAL_KEY_AUTH, r.requestHeader("apikey").value_or(""), &credential);
+            if (!found) {
+                r.respond(401);
+                return Action::Respond;
+            }
+            r.setConsumer(found->id, found->username);
+            const auto consumer = r.consumer();
+            CHECK(consumer && consumer->hasRole("admin") && !consumer->hasRole("adm"));
+            r.setHeader(Message::Request, "X-Roles", consumer ? consumer->roles : "");
+            r.setHeader(Message::Request, "X-Credential", credential.id);
+            return Action::Continue;
+        }
         if (mode_ == "rewrite") {
             CHECK(r.method() == "POST");
             CHECK(r.path() == "/v1/items");
@@ -504,6 +520,31 @@ void testViolations() {
     host.destroy(d, c.instance);
 }
 
+void testConsumerLookup() {
+    FakeHost host;
+    const gh_plugin_descriptor& d = descriptor(0);
+    FakeHost::Created c = host.create(d, "lookup");
+    CHECK(c.ok);
+    if (!c.ok) return;
+    FakeRequest::Credential key;
+    key.type = GH_CREDENTIAL_KEY_AUTH;
+    key.lookup = "secret-key";
+    key.id = "cred-1";
+    key.consumer = {"c-1", "alice", "", "admin,dev"};
+    FakeRequest ok;
+    ok.credentials = {key};
+    ok.requestHeaders = {{"apikey", "secret-key"}};
+    CHECK(host.runRequest(d, c.instance, ok) == GH_CONTINUE);
+    CHECK(ok.consumerId == "c-1" && ok.requestHeader("X-Roles") == "admin,dev");
+    CHECK(ok.requestHeader("X-Credential") == "cred-1");
+    FakeRequest wrong;
+    wrong.credentials = {key};
+    wrong.requestHeaders = {{"apikey", "other"}};
+    CHECK(host.runRequest(d, c.instance, wrong) == GH_RESPOND);
+    host.destroy(d, c.instance);
+    CHECK(host.violations().empty());
+}
+
 }  // namespace
 
 int main() {
@@ -512,6 +553,7 @@ int main() {
     testCreateErrors();
     testRequestMethods();
     testRespondAndConsumer();
+    testConsumerLookup();
     testExceptionsBecomeFail();
     testContextAndDone();
     testPauseResume();

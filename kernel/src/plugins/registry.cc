@@ -22,6 +22,7 @@ std::string featureNames(uint64_t bits) {
         {GH_FEATURE_BODY, "body"},
         {GH_FEATURE_SHARED_STATE, "shared-state"},
         {GH_FEATURE_METRICS, "metrics"},
+        {GH_FEATURE_CONSUMERS, "consumers"},
     };
     std::string out;
     for (const auto& [bit, name] : kNames) {

@@ -363,6 +363,22 @@ public:
     std::string consumerId;  // set_consumer / consumer_id
     std::string consumerName;
 
+    /// Consumers and credentials as the gateway's configuration would have them (ABI 1.1):
+    /// credential_find looks credentials up by (type, lookup) — for key-auth, `lookup` is the
+    /// key itself here (the real host compares hashes) — and consumer_get finds the consumer
+    /// set_consumer named, by id or username.
+    struct Consumer {
+        std::string id, username, customId, roles;  // roles comma-separated
+    };
+    struct Credential {
+        std::int32_t type = GH_CREDENTIAL_KEY_AUTH;
+        std::string lookup;  // the key, the kid or iss, or the username
+        Consumer consumer;
+        std::string id, algorithm, secret, publicKey, issuer, kid;
+    };
+    std::vector<Credential> credentials;
+    std::vector<Consumer> consumers;  // besides those of `credentials`
+
     // Captured calls.
     std::optional<Response> responded;    // the last respond()
     std::optional<std::string> pathSet;   // the last set_path()
@@ -487,8 +503,9 @@ private:
  */
 class FakeHost {
 public:
-    static constexpr std::uint64_t kAllFeatures =
-        GH_FEATURE_PAUSE | GH_FEATURE_BODY | GH_FEATURE_SHARED_STATE | GH_FEATURE_METRICS;
+    static constexpr std::uint64_t kAllFeatures = GH_FEATURE_PAUSE | GH_FEATURE_BODY |
+                                                  GH_FEATURE_SHARED_STATE | GH_FEATURE_METRICS |
+                                                  GH_FEATURE_CONSUMERS;
 
     struct Options {
         std::uint64_t features = kAllFeatures;  // what gh_host_api.features reports
@@ -993,6 +1010,74 @@ struct Api {
         }
     }
 
+    static void fillConsumer(FakeRequest* q, const FakeRequest::Consumer& c, gh_consumer* out) {
+        gh_consumer full;
+        std::memset(&full, 0, sizeof full);
+        full.id = q->borrow(c.id);
+        full.username = q->borrow(c.username);
+        full.custom_id = q->borrow(c.customId);
+        full.roles = q->borrow(c.roles);
+        copyFields(out, full);
+    }
+    /// Copies what fits in the caller's struct_size, keeping its struct_size.
+    template <typename T>
+    static void copyFields(T* to, const T& from) noexcept {
+        const std::size_t n = std::min<std::size_t>(to->struct_size, sizeof(T));
+        const std::size_t header = sizeof(std::uint32_t);
+        if (n > header)
+            std::memcpy(reinterpret_cast<unsigned char*>(to) + header,
+                        reinterpret_cast<const unsigned char*>(&from) + header, n - header);
+    }
+
+    static std::int32_t credential_find(gh_request* r, std::int32_t type, gh_str lookup,
+                                        gh_consumer* consumer, gh_credential* credential) noexcept {
+        FakeRequest* q = request(r, "credential_find");
+        if (q == nullptr || consumer == nullptr) return 0;
+        try {
+            for (const auto& c : q->credentials) {
+                if (c.type != type || c.lookup != view(lookup)) continue;
+                fillConsumer(q, c.consumer, consumer);
+                if (credential != nullptr) {
+                    gh_credential full;
+                    std::memset(&full, 0, sizeof full);
+                    full.type = c.type;
+                    full.id = q->borrow(c.id);
+                    full.algorithm = q->borrow(c.algorithm);
+                    full.secret = q->borrow(c.secret);
+                    full.public_key = q->borrow(c.publicKey);
+                    full.issuer = q->borrow(c.issuer);
+                    full.kid = q->borrow(c.kid);
+                    copyFields(credential, full);
+                }
+                return 1;
+            }
+        } catch (...) {
+        }
+        return 0;
+    }
+
+    static std::int32_t consumer_get(gh_request* r, gh_consumer* consumer) noexcept {
+        FakeRequest* q = request(r, "consumer_get");
+        if (q == nullptr || consumer == nullptr || q->consumerId.empty()) return 0;
+        try {
+            auto matches = [&](const FakeRequest::Consumer& c) {
+                return c.id == q->consumerId || c.username == q->consumerId;
+            };
+            for (const auto& c : q->consumers)
+                if (matches(c)) {
+                    fillConsumer(q, c, consumer);
+                    return 1;
+                }
+            for (const auto& c : q->credentials)
+                if (matches(c.consumer)) {
+                    fillConsumer(q, c.consumer, consumer);
+                    return 1;
+                }
+        } catch (...) {
+        }
+        return 0;
+    }
+
     static std::uint64_t monotonic_ns() noexcept {
         return nowMonotonicNs();
     }
@@ -1267,6 +1352,8 @@ inline FakeHost::FakeHost(Options options) : options_(options) {
     api_.counter_add = &detail::Api::counter_add;
     api_.state_get = &detail::Api::state_get;
     api_.state_cas = &detail::Api::state_cas;
+    api_.credential_find = &detail::Api::credential_find;
+    api_.consumer_get = &detail::Api::consumer_get;
     useRealTime();
 }
 
@@ -1344,7 +1431,8 @@ inline std::string FakeHost::check(const gh_plugin_descriptor* d) const {
             {GH_FEATURE_PAUSE, "pause"},
             {GH_FEATURE_BODY, "body"},
             {GH_FEATURE_SHARED_STATE, "shared-state"},
-            {GH_FEATURE_METRICS, "metrics"}};
+            {GH_FEATURE_METRICS, "metrics"},
+            {GH_FEATURE_CONSUMERS, "consumers"}};
         std::uint64_t rest = missing;
         for (const auto& n : names) {
             if ((rest & n.first) != 0) {
