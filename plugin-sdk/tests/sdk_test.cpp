@@ -75,6 +75,13 @@ public:
             CHECK(consumer && consumer->hasRole("admin") && !consumer->hasRole("adm"));
             r.setHeader(Message::Request, "X-Roles", consumer ? consumer->roles : "");
             r.setHeader(Message::Request, "X-Credential", credential.id);
+            // ABI 1.2: request variables, with the host's rules.
+            CHECK(r.setVar("auth.method", "lookup") && r.var("auth.method") == "lookup");
+            CHECK(!r.setVar("Bad Name", "x") && !r.var("Bad Name"));
+            CHECK(r.setVar("auth.method", "") && !r.var("auth.method"));
+            r.setVar("auth.subject", found->username);
+            if (const auto given = r.var("earlier.plugin"))
+                r.setHeader(Message::Request, "X-Earlier", *given);
             return Action::Continue;
         }
         if (mode_ == "rewrite") {
@@ -537,6 +544,13 @@ void testConsumerLookup() {
     CHECK(host.runRequest(d, c.instance, ok) == GH_CONTINUE);
     CHECK(ok.consumerId == "c-1" && ok.requestHeader("X-Roles") == "admin,dev");
     CHECK(ok.requestHeader("X-Credential") == "cred-1");
+    CHECK(ok.vars.size() == 1 && ok.vars["auth.subject"] == "alice");
+    FakeRequest seeded;  // a variable an earlier plugin of the request would have set
+    seeded.credentials = {key};
+    seeded.requestHeaders = {{"apikey", "secret-key"}};
+    seeded.vars["earlier.plugin"] = "hello";
+    CHECK(host.runRequest(d, c.instance, seeded) == GH_CONTINUE);
+    CHECK(seeded.requestHeader("X-Earlier") == "hello");
     FakeRequest wrong;
     wrong.credentials = {key};
     wrong.requestHeaders = {{"apikey", "other"}};

@@ -1,10 +1,10 @@
-// acl: lets a request through by the roles of who made it. The roles come from the consumer
-// an authentication plugin identified (key-auth, jwt-auth), or from a request header an
-// authentication plugin set from a token claim (e.g. jwt-auth's claims_to_headers: role →
-// X-User-Role), never from anything the client could set itself.
+// acl: lets a request through by the roles of who made it. The roles are those of the
+// consumer an authentication plugin identified (key-auth, basic-auth, jwt-auth with a
+// consumer's credential) and those an issuer's token grants (jwt-auth roles_claim, handed
+// over in the request variable auth.roles), never anything the client could set itself:
+// headers are not read.
 //
 //   {"allow": ["admin", "ops"]}   or   {"deny": ["suspended"]}   (both may be given)
-//   {"allow": ["admin"], "roles_header": "X-User-Role"}
 
 #include <Poco/JSON/Object.h>
 #include <Poco/JSON/Parser.h>
@@ -34,7 +34,7 @@ constexpr const char* kSchema = R"JSON({
              "items": {"type": "string", "minLength": 1, "maxLength": 64},
              "description": "These roles are refused, even when allowed"},
     "roles_header": {"type": ["string", "null"], "pattern": "^[A-Za-z0-9!#$%&'*+.^_`|~-]{1,64}$",
-                     "description": "Read roles (comma-separated) from this request header, set by an authentication plugin that runs first; null = the consumer's roles"}
+                     "description": "Deprecated and ignored (a client could send it): use jwt-auth roles_claim"}
   }
 })JSON";
 
@@ -69,27 +69,22 @@ public:
         };
         hasAllow_ = read("allow", allow_);
         read("deny", deny_);
+        // Kept loadable so that configurations written for acl 1.0 still load; it now fails
+        // closed (roles come only from the consumer and the token).
         if (o->has("roles_header") && !o->get("roles_header").isEmpty())
-            rolesHeader_ = o->getValue<std::string>("roles_header");
-        if (rolesHeader_.empty() && !hostHasFeatures(GH_FEATURE_CONSUMERS))
-            throw std::runtime_error("this gateway has no consumer lookup (plugin ABI 1.1)");
+            log(GH_LOG_WARN,
+                "roles_header is ignored (a client could send it); give jwt-auth a roles_claim");
     }
 
     Action onRequest(Request& r, void**) override {
         std::vector<std::string> roles;
-        bool identified = false;
-        if (!rolesHeader_.empty()) {
-            for (size_t nth = 0;; ++nth) {
-                const auto v = r.requestHeader(rolesHeader_, nth);
-                if (!v) break;
-                identified = true;
-                for (auto& role : split(*v))
-                    roles.push_back(std::move(role));
-            }
-        } else if (const auto c = r.consumer()) {
-            identified = true;
-            roles = split(c->roles);
-        }
+        // Authenticated: an authentication plugin set a consumer, or vouched for the request.
+        const bool identified =
+            !r.consumerId().empty() || r.var(gatehouse::auth::kVarMethod).has_value();
+        if (const auto c = r.consumer()) roles = split(c->roles);
+        if (const auto granted = r.var(gatehouse::auth::kVarRoles))
+            for (auto& role : split(*granted))
+                roles.push_back(std::move(role));
         if (!identified)
             return gatehouse::auth::reject(r, 401, "authentication required before access control");
         for (const auto& role : roles)
@@ -106,13 +101,12 @@ private:
     std::set<std::string> allow_;
     std::set<std::string> deny_;
     bool hasAllow_ = false;
-    std::string rolesHeader_;
 };
 
 // After authentication (key-auth 1250, jwt-auth 1450), before traffic plugins.
 const gh_plugin_descriptor kDescriptor = gatehouse::describe<Acl>(
-    "acl", "1.0.0", "Allows or denies requests by the roles of the authenticated consumer", kSchema,
-    950, GH_PHASE_REQUEST, 0, 1);
+    "acl", "1.1.0", "Allows or denies requests by the roles of the authenticated consumer", kSchema,
+    950, GH_PHASE_REQUEST, GH_FEATURE_CONSUMERS | GH_FEATURE_VARS, 2);
 
 }  // namespace
 

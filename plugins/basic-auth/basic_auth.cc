@@ -1,9 +1,11 @@
 // basic-auth: authenticates `Authorization: Basic` against consumers' basic-auth credentials,
 // whose passwords the host stores under PBKDF2-SHA256. A PBKDF2 check takes tens of
-// milliseconds on purpose, so it never runs on a worker: the request pauses, a verifier
-// thread owned by the instance checks the password, and resumes it. Successful checks are
-// remembered for `cache_ttl_s` (keyed by a salted hash of credential, stored hash and
-// password), so a client that sends the same credentials on every request pays once.
+// milliseconds on purpose, so it never runs on a worker: the request pauses, one of the
+// instance's verifier threads checks the password, and resumes it. Verdicts are remembered
+// (keyed by a salted hash of credential, stored hash and password): successes for
+// `cache_ttl_s`, so a client that sends the same credentials on every request pays once, and
+// failures for `failure_cache_ttl_s`, so replaying one wrong password costs nothing. A check
+// whose client went away meanwhile is skipped.
 //
 //   {"realm": "gatehouse", "hide_credentials": true, "anonymous": null, "cache_ttl_s": 300}
 
@@ -46,8 +48,12 @@ constexpr const char* kSchema = R"JSON({
                   "description": "Consumer (username or id) for requests without credentials; null = refuse them"},
     "cache_ttl_s": {"type": "integer", "minimum": 0, "maximum": 86400, "default": 300,
                     "description": "How long a verified password is remembered (0 = verify every request)"},
+    "failure_cache_ttl_s": {"type": "integer", "minimum": 0, "maximum": 3600, "default": 30,
+                            "description": "How long a wrong password is remembered as wrong (0 = never)"},
+    "verifiers": {"type": "integer", "minimum": 1, "maximum": 16, "default": 2,
+                  "description": "Threads that check passwords"},
     "max_pending": {"type": "integer", "minimum": 1, "maximum": 100000, "default": 1024,
-                    "description": "Password checks that may wait for the verifier; beyond, 503"}
+                    "description": "Password checks that may wait for a verifier; beyond, 503"}
   }
 })JSON";
 
@@ -132,6 +138,8 @@ std::string sha256(std::string_view data) {
 struct Check {
     enum : int { kPending, kGood, kBad, kBusy };
     std::atomic<int> verdict{kPending};
+    std::atomic<bool> abandoned{false};  // the request ended: no need to check
+    std::string username;                // what was checked (finish() looks it up again)
 };
 using CheckRef = std::shared_ptr<Check>;
 
@@ -149,12 +157,15 @@ public:
         if (o->has("anonymous") && !o->get("anonymous").isEmpty())
             anonymous_ = o->getValue<std::string>("anonymous");
         cacheTtl_ = std::chrono::seconds(o->optValue<int>("cache_ttl_s", 300));
+        failureTtl_ = std::chrono::seconds(o->optValue<int>("failure_cache_ttl_s", 30));
         maxPending_ = static_cast<size_t>(o->optValue<int>("max_pending", 1024));
         unsigned char pepper[16];
         if (RAND_bytes(pepper, sizeof pepper) != 1) throw std::runtime_error("no randomness");
         pepper_.assign(reinterpret_cast<char*>(pepper), sizeof pepper);
         dummy_ = makeDummyHash();
-        verifier_ = std::thread([this] { verifyLoop(); });
+        const int verifiers = o->optValue<int>("verifiers", 2);
+        for (int i = 0; i < verifiers; ++i)
+            verifiers_.emplace_back([this] { verifyLoop(); });
     }
 
     ~BasicAuth() override {
@@ -163,12 +174,14 @@ public:
             stop_ = true;
         }
         wake_.notify_all();
-        verifier_.join();  // resumes whatever it still held (those requests end as failed)
+        for (auto& t : verifiers_)
+            t.join();  // they resume whatever they still held (those requests end as failed)
     }
 
     Action onRequest(Request& r, void** ctx) override {
         if (*ctx) return finish(r, ctx);  // resumed: the verifier has decided
-        gatehouse::auth::stripIdentityHeaders(r);
+        if (gatehouse::auth::authenticatedEarlier(r)) return Action::Continue;
+        gatehouse::auth::beginAuthentication(r);
 
         const auto first = r.requestHeader("Authorization", 0);
         if (r.requestHeader("Authorization", 1))
@@ -177,7 +190,8 @@ public:
         const bool basic =
             auth.size() > 6 && (auth.substr(0, 6) == "Basic " || auth.substr(0, 6) == "basic ");
         if (!basic) {
-            if (!anonymous_.empty()) return anonymous(r);
+            if (!anonymous_.empty())
+                return gatehouse::auth::admitAnonymous(r, anonymous_, "basic-auth");
             return refuse(r, first ? "not Basic credentials" : "no credentials in request");
         }
         auth.remove_prefix(6);
@@ -196,9 +210,13 @@ public:
         const std::string phc = consumer ? std::string(credential.secret) : dummy_;
         const std::string cacheKey =
             sha256(pepper_ + std::string(credential.id) + '\0' + phc + '\0' + password);
-        if (consumer && cached(cacheKey)) return accept(r, *consumer, credential.id);
+        if (const auto verdict = cached(cacheKey)) {
+            if (*verdict && consumer) return accept(r, *consumer, credential.id);
+            if (!*verdict) return refuse(r, "invalid credentials");
+        }
 
         auto check = std::make_shared<Check>();
+        check->username = username;
         *ctx = new CheckRef(check);
         gh_resumer* resumer = r.pause();
         if (!resumer) return gatehouse::auth::reject(r, 500, "cannot pause to verify credentials");
@@ -215,7 +233,11 @@ public:
         return Action::Pause;
     }
 
-    void onDone(void* ctx) override { delete static_cast<CheckRef*>(ctx); }
+    void onDone(void* ctx) override {
+        auto* check = static_cast<CheckRef*>(ctx);
+        if (check) (*check)->abandoned = true;
+        delete check;
+    }
 
 private:
     struct Job {
@@ -234,12 +256,9 @@ private:
                                            {{"Retry-After", "1"}});
         if (verdict != Check::kGood) return refuse(r, "invalid credentials");
         // Look the consumer up again: it is this request's snapshot, and cheap.
-        std::string_view auth = r.requestHeader("Authorization").value_or("");
-        auth.remove_prefix(std::min<size_t>(6, auth.size()));
-        const auto decoded = base64Decode(auth).value_or("");
-        const std::string username = decoded.substr(0, decoded.find(':'));
         gatehouse::Credential credential;
-        const auto consumer = r.findCredential(GH_CREDENTIAL_BASIC_AUTH, username, &credential);
+        const auto consumer = r.findCredential(
+            GH_CREDENTIAL_BASIC_AUTH, (*static_cast<CheckRef*>(*ctx))->username, &credential);
         if (!consumer) return refuse(r, "invalid credentials");
         return accept(r, *consumer, credential.id);
     }
@@ -247,17 +266,8 @@ private:
     Action accept(Request& r, const gatehouse::Consumer& c, std::string_view credentialId) {
         r.setConsumer(c.id, c.username);
         gatehouse::auth::setIdentityHeaders(r, c, credentialId);
+        gatehouse::auth::markAuthenticated(r, "basic-auth");
         if (hideCredentials_) r.removeHeader(Message::Request, "Authorization");
-        return Action::Continue;
-    }
-
-    Action anonymous(Request& r) {
-        r.setConsumer(anonymous_, anonymous_);
-        if (const auto c = r.consumer())
-            gatehouse::auth::setIdentityHeaders(r, *c, "");
-        else
-            r.setHeader(Message::Request, "X-Consumer-Username", anonymous_);
-        r.setHeader(Message::Request, "X-Anonymous-Consumer", "true");
         return Action::Continue;
     }
 
@@ -265,16 +275,16 @@ private:
         return gatehouse::auth::reject(r, 401, why, {{"WWW-Authenticate", challenge_}});
     }
 
-    bool cached(const std::string& key) {
-        if (cacheTtl_.count() == 0) return false;
+    /// The remembered verdict for `key`: true (good), false (bad) or none.
+    std::optional<bool> cached(const std::string& key) {
         std::lock_guard lock(mutex_);
         auto it = cache_.find(key);
-        if (it == cache_.end()) return false;
-        if (std::chrono::steady_clock::now() >= it->second) {
+        if (it == cache_.end()) return std::nullopt;
+        if (std::chrono::steady_clock::now() >= it->second.until) {
             cache_.erase(it);
-            return false;
+            return std::nullopt;
         }
-        return true;
+        return it->second.good;
     }
 
     /// A real hash of a random password, at the host's default cost, for unknown usernames.
@@ -298,13 +308,14 @@ private:
             queue_.pop_front();
             const bool stopping = stop_;
             lock.unlock();
-            bool good = false;
-            if (!stopping) good = verifyPbkdf2(job.password, job.phc) && job.known;
+            const bool skip = stopping || job.check->abandoned;
+            const bool good = !skip && verifyPbkdf2(job.password, job.phc) && job.known;
             job.check->verdict = good ? Check::kGood : Check::kBad;
             lock.lock();
-            if (good && cacheTtl_.count() > 0) {
+            const auto ttl = good ? cacheTtl_ : failureTtl_;
+            if (!skip && ttl.count() > 0) {
                 if (cache_.size() >= 100000) cache_.clear();  // bounded; rebuilt on demand
-                cache_[job.cacheKey] = std::chrono::steady_clock::now() + cacheTtl_;
+                cache_[job.cacheKey] = {std::chrono::steady_clock::now() + ttl, good};
             }
             lock.unlock();
             resume(job.resumer);
@@ -316,6 +327,7 @@ private:
     bool hideCredentials_ = true;
     std::string anonymous_;
     std::chrono::seconds cacheTtl_{300};
+    std::chrono::seconds failureTtl_{30};
     size_t maxPending_ = 1024;
     std::string pepper_;
     std::string dummy_;
@@ -323,14 +335,18 @@ private:
     std::mutex mutex_;
     std::condition_variable wake_;
     std::deque<Job> queue_;
-    std::unordered_map<std::string, std::chrono::steady_clock::time_point> cache_;
+    struct Verdict {
+        std::chrono::steady_clock::time_point until;
+        bool good;
+    };
+    std::unordered_map<std::string, Verdict> cache_;
     bool stop_ = false;
-    std::thread verifier_;
+    std::vector<std::thread> verifiers_;
 };
 
 const gh_plugin_descriptor kDescriptor = gatehouse::describe<BasicAuth>(
-    "basic-auth", "1.0.0", "Authenticates requests by a consumer's username and password", kSchema,
-    1100, GH_PHASE_REQUEST, GH_FEATURE_CONSUMERS | GH_FEATURE_PAUSE, 1);
+    "basic-auth", "1.1.0", "Authenticates requests by a consumer's username and password", kSchema,
+    1100, GH_PHASE_REQUEST, GH_FEATURE_CONSUMERS | GH_FEATURE_PAUSE | GH_FEATURE_VARS, 2);
 
 }  // namespace
 

@@ -17,9 +17,49 @@ inline constexpr std::string_view kIdentityHeaders[] = {
     "X-Consumer-Id",    "X-Consumer-Username", "X-Consumer-Custom-Id",
     "X-Consumer-Roles", "X-Credential-Id",     "X-Anonymous-Consumer"};
 
+/// Removes `name` and its underscore spelling (X_Consumer_Id): some upstream frameworks
+/// (CGI, PHP, Django) read both as the same variable, so a client copy with underscores
+/// would pass for the gateway's header.
+inline void removeBothSpellings(const Request& r, std::string_view name) {
+    r.removeHeader(Message::Request, name);
+    if (name.find('-') == std::string_view::npos) return;
+    std::string underscored(name);
+    for (char& c : underscored)
+        if (c == '-') c = '_';
+    r.removeHeader(Message::Request, underscored);
+}
+
 inline void stripIdentityHeaders(const Request& r) {
     for (std::string_view h : kIdentityHeaders)
-        r.removeHeader(Message::Request, h);
+        removeBothSpellings(r, h);
+}
+
+/// Request variables (ABI 1.2) the first-party authentication plugins set; unlike headers,
+/// no client can set them, so authorization (acl) and logging read these.
+inline constexpr std::string_view kVarMethod = "auth.method";        // who authenticated
+inline constexpr std::string_view kVarAnonymous = "auth.anonymous";  // "true": let in anonymous
+inline constexpr std::string_view kVarSubject = "auth.subject";      // a token's sub
+inline constexpr std::string_view kVarRoles = "auth.roles";          // a token's roles, a,b,c
+
+/// Whether an earlier authentication plugin of the route authenticated the request (not as
+/// its anonymous consumer). Later ones then let it through untouched: a route with several
+/// authentication plugins accepts any of their credentials.
+inline bool authenticatedEarlier(const Request& r) {
+    return r.var(kVarMethod).has_value() && !r.var(kVarAnonymous).has_value();
+}
+
+/// Starts an authentication: no identity the client sent, or that an earlier plugin gave
+/// the request as its anonymous consumer, survives it.
+inline void beginAuthentication(const Request& r) {
+    stripIdentityHeaders(r);
+    r.setVar(kVarMethod, "");
+    r.setVar(kVarAnonymous, "");
+}
+
+/// Records a successful authentication by `method`.
+inline void markAuthenticated(const Request& r, std::string_view method) {
+    r.setVar(kVarMethod, method);
+    r.setVar(kVarAnonymous, "");
 }
 
 /// Sets the identity headers from `c` (after a successful authentication).
@@ -29,6 +69,21 @@ inline void setIdentityHeaders(const Request& r, const Consumer& c, std::string_
     if (!c.customId.empty()) r.setHeader(Message::Request, "X-Consumer-Custom-Id", c.customId);
     if (!c.roles.empty()) r.setHeader(Message::Request, "X-Consumer-Roles", c.roles);
     if (!credentialId.empty()) r.setHeader(Message::Request, "X-Credential-Id", credentialId);
+}
+
+/// Lets a request without credentials through as the configured anonymous consumer (a
+/// username or id; when it names no configured consumer, only the name is passed on).
+inline Action admitAnonymous(const Request& r, const std::string& anonymous,
+                             std::string_view method) {
+    r.setConsumer(anonymous, anonymous);
+    if (const auto c = r.consumer())
+        setIdentityHeaders(r, *c, "");
+    else
+        r.setHeader(Message::Request, "X-Consumer-Username", anonymous);
+    r.setHeader(Message::Request, "X-Anonymous-Consumer", "true");
+    r.setVar(kVarMethod, method);
+    r.setVar(kVarAnonymous, "true");
+    return Action::Continue;
 }
 
 inline void appendJsonString(std::string& out, std::string_view s) {

@@ -7,8 +7,14 @@
 // refetches for an unknown kid at most once per `jwks_min_refetch_s` — a request with such a
 // kid pauses until that refetch is done. The algorithm is always the key's, never the token's.
 //
+// Whose word a token's claims are depends on who holds the signing key. An issuer's keys
+// (jwks, jwks_uri) vouch for the claims: they become headers (claims_to_headers) and the
+// roles acl checks (roles_claim -> request variable auth.roles). A consumer's credential is
+// the consumer's own key, so its tokens say only who the consumer is: their claims are used
+// only with trust_consumer_claims (for credentials that hold an issuer's public key).
+//
 //   {"issuers": ["https://idp.example"], "audiences": ["orders"],
-//    "claims_to_headers": {"sub": "X-User-Id", "role": "X-User-Role"},
+//    "claims_to_headers": {"sub": "X-User-Id", "role": "X-User-Role"}, "roles_claim": "roles",
 //    "jwks_uri": "https://idp.example/.well-known/jwks.json"}
 
 #include <Poco/Exception.h>
@@ -65,9 +71,17 @@ constexpr const char* kSchema = R"JSON({
     "claims_to_headers": {"type": "object", "maxProperties": 32,
                           "additionalProperties": {"type": "string", "pattern": "^[A-Za-z0-9!#$%&'*+.^_`|~-]{1,64}$"},
                           "description": "claim name -> request header; client copies of these headers are removed"},
+    "roles_claim": {"type": "string", "minLength": 1, "maxLength": 64,
+                    "description": "Claim with the token's roles (array of strings, or one string of space-separated roles), handed to acl as request variable auth.roles"},
+    "consumer_credentials": {"type": "boolean", "default": true,
+                             "description": "Accept tokens signed with a consumer's jwt credential"},
+    "trust_consumer_claims": {"type": "boolean", "default": false,
+                              "description": "Apply claims_to_headers and roles_claim to tokens signed with a consumer's credential too (only when every such credential holds a trusted issuer's key)"},
     "jwks": {"type": "object", "required": ["keys"], "properties": {"keys": {"type": "array"}},
-             "description": "A static JWK Set"},
+             "description": "A static JWK Set of public keys (RSA, EC); HMAC secrets belong in consumer credentials"},
     "jwks_uri": {"type": "string", "pattern": "^https?://", "maxLength": 2048},
+    "allow_insecure_jwks_uri": {"type": "boolean", "default": false,
+                                "description": "Allow an http:// jwks_uri (keys fetched without TLS can be forged on the way)"},
     "jwks_refresh_s": {"type": "integer", "minimum": 10, "maximum": 86400, "default": 300},
     "jwks_min_refetch_s": {"type": "integer", "minimum": 1, "maximum": 86400, "default": 60,
                            "description": "An unknown kid refetches the JWK Set at most this often"},
@@ -160,7 +174,7 @@ private:
                 // Keep the keys we have; try again sooner, backing off up to the refresh time.
                 nextFetch_ = Clock::now() + std::min(backoff, options_.refresh);
                 backoff = std::min(backoff * 2, options_.refresh);
-                plugin_.log(GH_LOG_WARN, "jwks_uri " + options_.uri + ": " + error);
+                plugin_.log(GH_LOG_WARN, "jwks_uri " + loggable(options_.uri) + ": " + error);
             }
             std::vector<gh_resumer*> waiters;
             waiters.swap(waiters_);
@@ -168,6 +182,18 @@ private:
             for (gh_resumer* r : waiters)
                 gatehouse::resume(api_, r);
             lock.lock();
+        }
+    }
+
+    /// The URI without userinfo and query, which may hold secrets.
+    static std::string loggable(const std::string& uri) {
+        try {
+            Poco::URI u(uri);
+            u.setUserInfo("");
+            u.setRawQuery("");
+            return u.toString();
+        } catch (const Poco::Exception&) {
+            return "(unparsable URI)";
         }
     }
 
@@ -197,10 +223,14 @@ private:
                 return nullptr;
             }
             std::string body;
-            Poco::StreamCopier::copyToString(in, body, 1 << 20);
-            if (body.size() >= (1u << 20)) {
-                *error = "JWK Set larger than 1 MiB";
-                return nullptr;
+            constexpr size_t kMaxBody = 1 << 20;
+            char chunk[8192];
+            while (in.read(chunk, sizeof chunk) || in.gcount() > 0) {
+                body.append(chunk, static_cast<size_t>(in.gcount()));
+                if (body.size() > kMaxBody) {
+                    *error = "JWK Set larger than 1 MiB";
+                    return nullptr;
+                }
             }
             std::vector<std::string> skipped;
             auto keys = gatehouse::jwt::parseJwks(body, &skipped, error);
@@ -242,6 +272,7 @@ struct Verified {
     bool staticKey = false;
     std::optional<double> exp, nbf;
     std::vector<std::pair<std::string, std::string>> headers;  // from claims_to_headers
+    std::string subject, roles;                                // auth.subject, auth.roles
     Clock::time_point until;
 };
 
@@ -312,18 +343,33 @@ public:
             staticKeys_ = gatehouse::jwt::parseJwks(text.str(), &skipped, &error);
             if (!error.empty()) throw std::runtime_error("jwks: " + error);
             if (!skipped.empty()) throw std::runtime_error("jwks: " + skipped.front());
+            // Plugin configurations are shown by the admin API: no secrets in them.
+            for (const auto& k : staticKeys_)
+                if (gatehouse::jwt::algName(k.alg)[0] == 'H')
+                    throw std::runtime_error(
+                        "jwks: an HMAC (oct) key would be shown to every admin reader of this "
+                        "configuration; give HMAC secrets as consumer jwt credentials");
         }
+        rolesClaim_ = o->optValue<std::string>("roles_claim", "");
+        trustConsumerClaims_ = o->optValue<bool>("trust_consumer_claims", false);
         if (o->has("anonymous") && !o->get("anonymous").isEmpty())
             anonymous_ = o->getValue<std::string>("anonymous");
         hideCredentials_ = o->optValue<bool>("hide_credentials", false);
         cacheTtl_ = std::chrono::seconds(o->optValue<int>("token_cache_ttl_s", 300));
         realm_ = o->optValue<std::string>("realm", "gatehouse");
-        consumers_ = hostHasFeatures(GH_FEATURE_CONSUMERS);
+        consumers_ = hostHasFeatures(GH_FEATURE_CONSUMERS) &&
+                     o->optValue<bool>("consumer_credentials", true);
         if (o->has("jwks_uri")) {
+            const std::string uri = o->getValue<std::string>("jwks_uri");
+            if (uri.compare(0, 8, "https://") != 0 &&
+                !o->optValue<bool>("allow_insecure_jwks_uri", false))
+                throw std::runtime_error(
+                    "jwks_uri must be https:// (or set allow_insecure_jwks_uri, for a trusted "
+                    "network only)");
             if (!hostHasFeatures(GH_FEATURE_PAUSE))
                 throw std::runtime_error("jwks_uri needs a gateway that can pause requests");
             JwksCache::Options jo;
-            jo.uri = o->getValue<std::string>("jwks_uri");
+            jo.uri = uri;
             jo.refresh = std::chrono::seconds(o->optValue<int>("jwks_refresh_s", 300));
             jo.minRefetch = std::chrono::seconds(o->optValue<int>("jwks_min_refetch_s", 60));
             jo.timeout = std::chrono::milliseconds(o->optValue<int>("jwks_timeout_ms", 3000));
@@ -331,16 +377,17 @@ public:
         }
         if (!consumers_ && staticKeys_.empty() && !jwks_)
             throw std::runtime_error(
-                "no key source: give jwks or jwks_uri (this gateway has no "
-                "consumer credentials, plugin ABI 1.1)");
+                "no key source: give jwks or jwks_uri (consumer credentials are off, or this "
+                "gateway has none: plugin ABI 1.1)");
     }
 
     Action onRequest(Request& r, void** ctx) override {
         const bool resumed = *ctx != nullptr;
         if (!resumed) {
-            gatehouse::auth::stripIdentityHeaders(r);
             for (const auto& [claim, header] : claimHeaders_)
-                r.removeHeader(Message::Request, header);
+                gatehouse::auth::removeBothSpellings(r, header);
+            if (gatehouse::auth::authenticatedEarlier(r)) return Action::Continue;
+            gatehouse::auth::beginAuthentication(r);
         }
 
         // Exactly one token, from any configured place.
@@ -373,7 +420,8 @@ public:
                 tokens.push_back(std::move(t));
         }
         if (tokens.empty()) {
-            if (!anonymous_.empty()) return anonymous(r);
+            if (!anonymous_.empty())
+                return gatehouse::auth::admitAnonymous(r, anonymous_, "jwt-auth");
             return gatehouse::auth::reject(
                 r, 401, "no token in request",
                 {{"WWW-Authenticate", "Bearer realm=\"" + realm_ + "\""}});
@@ -399,14 +447,19 @@ public:
             else if (!iss.empty())
                 consumer = r.findCredential(GH_CREDENTIAL_JWT, iss, &credential);
             if (consumer) {
+                // A credential bound to an issuer signs only that issuer's tokens.
+                if (!credential.issuer.empty() && credential.issuer != iss)
+                    return invalid(r, "token issuer does not match its key");
                 key = keyOf(credential, &error);
                 if (!key) return invalid(r, "the consumer's key cannot be used");
             }
         }
         if (!key) key = findKey(staticKeys_, *token);
+        std::shared_ptr<const std::vector<gatehouse::jwt::Key>> keySet;
         if (!key && jwks_) {
             const auto cached = jwks_->keys();
             key = findKey(*cached, *token);
+            if (key) keySet = cached;
             if (!key && !resumed && token->kid) {
                 // An unknown kid may be a key the issuer just rotated in: refetch (rate-limited)
                 // and wait for it without holding the worker.
@@ -429,16 +482,20 @@ public:
             v->lookup = token->kid ? *token->kid : iss;
             v->credentialId = credential.id;
             v->material = materialOf(credential);
-        } else if (jwks_ && !findKey(staticKeys_, *token)) {
-            v->keySet = jwks_->keys();
+        } else if (keySet) {
+            v->keySet = std::move(keySet);
         } else {
             v->staticKey = true;
         }
         v->exp = numberClaim(*token, "exp");
         v->nbf = numberClaim(*token, "nbf");
-        for (const auto& [claim, header] : claimHeaders_) {
-            std::string text = claimText(*token, claim);
-            if (!text.empty()) v->headers.emplace_back(header, std::move(text));
+        if (!consumer || trustConsumerClaims_) {
+            v->subject = stringClaim(*token, "sub");
+            for (const auto& [claim, header] : claimHeaders_) {
+                std::string text = claimText(*token, claim);
+                if (!text.empty()) v->headers.emplace_back(header, std::move(text));
+            }
+            if (!rolesClaim_.empty()) v->roles = rolesOf(*token, rolesClaim_);
         }
         v->until = Clock::now() + cacheTtl_;
         if (cacheTtl_.count() > 0) cache_.put(tokens.front(), v);
@@ -485,8 +542,45 @@ private:
         }
         for (const auto& [header, value] : v.headers)
             r.setHeader(Message::Request, header, value);
+        gatehouse::auth::markAuthenticated(r, "jwt-auth");
+        if (!v.subject.empty()) r.setVar(gatehouse::auth::kVarSubject, v.subject);
+        if (!v.roles.empty()) r.setVar(gatehouse::auth::kVarRoles, v.roles);
         if (hideCredentials_ && !fromHeader.empty()) r.removeHeader(Message::Request, fromHeader);
         return Action::Continue;
+    }
+
+    /// The roles in `claim`: an array of strings, or one string of space-separated roles (as
+    /// OAuth scopes are), comma-joined. Roles with a comma or a control character are left out
+    /// rather than split into roles the issuer never granted.
+    static std::string rolesOf(const gatehouse::jwt::Token& t, const std::string& claim) {
+        if (!t.payload || !t.payload->has(claim)) return {};
+        std::string out;
+        auto add = [&out](std::string_view role) {
+            if (role.empty() || role.size() > 256) return;
+            for (char c : role)
+                if (c == ',' || static_cast<unsigned char>(c) < 0x20 || c == 0x7f) return;
+            if (out.size() + role.size() + 1 > 4096) return;
+            if (!out.empty()) out += ',';
+            out += role;
+        };
+        if (const auto a = t.payload->getArray(claim)) {
+            for (size_t i = 0; i < a->size(); ++i) {
+                const auto v = a->get(static_cast<unsigned>(i));
+                if (v.isString()) add(v.extract<std::string>());
+            }
+            return out;
+        }
+        const auto v = t.payload->get(claim);
+        if (!v.isString()) return {};
+        const std::string text = v.extract<std::string>();
+        std::string_view rest = text;
+        while (!rest.empty()) {
+            const size_t sp = rest.find(' ');
+            add(rest.substr(0, sp));
+            if (sp == std::string_view::npos) break;
+            rest.remove_prefix(sp + 1);
+        }
+        return out;
     }
 
     static std::string materialOf(const gatehouse::Credential& c) {
@@ -495,6 +589,8 @@ private:
         m += c.secret;
         m += '\n';
         m += c.publicKey;
+        m += '\n';
+        m += c.issuer;
         return m;
     }
 
@@ -503,16 +599,6 @@ private:
         const auto v = t.payload->get(name);
         if (!v.isNumeric() || v.isBoolean()) return std::nullopt;
         return v.convert<double>();
-    }
-
-    Action anonymous(Request& r) {
-        r.setConsumer(anonymous_, anonymous_);
-        if (const auto c = r.consumer())
-            gatehouse::auth::setIdentityHeaders(r, *c, "");
-        else
-            r.setHeader(Message::Request, "X-Consumer-Username", anonymous_);
-        r.setHeader(Message::Request, "X-Anonymous-Consumer", "true");
-        return Action::Continue;
     }
 
     /// A consumer credential's key, parsed once per credential (PEM parsing is not free).
@@ -560,7 +646,8 @@ private:
     }
 
     /// A claim as header text: strings as they are, numbers and booleans printed, arrays of
-    /// those comma-joined; objects and anything with CR/LF are left out.
+    /// those comma-joined (leaving out elements with a comma, which would read as two); objects
+    /// and anything with CR/LF are left out.
     static std::string claimText(const gatehouse::jwt::Token& t, const std::string& name) {
         if (!t.payload || !t.payload->has(name)) return {};
         auto scalar = [](const Poco::Dynamic::Var& v) -> std::string {
@@ -576,7 +663,7 @@ private:
             std::string out;
             for (size_t i = 0; i < a->size(); ++i) {
                 const std::string s = scalar(a->get(static_cast<unsigned>(i)));
-                if (s.empty()) continue;
+                if (s.empty() || s.find(',') != std::string::npos) continue;
                 out += (out.empty() ? "" : ",") + s;
             }
             return out;
@@ -609,6 +696,8 @@ private:
     bool hideCredentials_ = false;
     std::string realm_;
     bool consumers_ = false;
+    std::string rolesClaim_;
+    bool trustConsumerClaims_ = false;
     std::chrono::seconds cacheTtl_{300};
     TokenCache cache_;
     std::mutex keysMutex_;
@@ -616,9 +705,9 @@ private:
 };
 
 // Before key-auth (1250) and basic-auth (1100): a route may accept either.
-const gh_plugin_descriptor kDescriptor =
-    gatehouse::describe<JwtAuth>("jwt-auth", "1.0.0", "Authenticates requests by a signed JWT",
-                                 kSchema, 1450, GH_PHASE_REQUEST, GH_FEATURE_PAUSE, 1);
+const gh_plugin_descriptor kDescriptor = gatehouse::describe<JwtAuth>(
+    "jwt-auth", "1.1.0", "Authenticates requests by a signed JWT", kSchema, 1450, GH_PHASE_REQUEST,
+    GH_FEATURE_PAUSE | GH_FEATURE_VARS, 2);
 
 }  // namespace
 

@@ -62,7 +62,8 @@ public:
     }
 
     Action onRequest(Request& r, void**) override {
-        gatehouse::auth::stripIdentityHeaders(r);
+        if (gatehouse::auth::authenticatedEarlier(r)) return Action::Continue;
+        gatehouse::auth::beginAuthentication(r);
 
         // Every place the key may be: exactly one presented key is accepted.
         std::vector<std::string> keys;
@@ -94,13 +95,7 @@ public:
             if (anonymous_.empty())
                 return gatehouse::auth::reject(r, 401, "no API key found in request",
                                                {{"WWW-Authenticate", challenge_}});
-            r.setConsumer(anonymous_, anonymous_);
-            if (const auto c = r.consumer())
-                gatehouse::auth::setIdentityHeaders(r, *c, "");
-            else
-                r.setHeader(Message::Request, "X-Consumer-Username", anonymous_);
-            r.setHeader(Message::Request, "X-Anonymous-Consumer", "true");
-            return Action::Continue;
+            return gatehouse::auth::admitAnonymous(r, anonymous_, "key-auth");
         }
         if (keys.size() > 1)
             return gatehouse::auth::reject(r, 401, "more than one API key in request",
@@ -113,6 +108,7 @@ public:
                                            {{"WWW-Authenticate", challenge_}});
         r.setConsumer(consumer->id, consumer->username);
         gatehouse::auth::setIdentityHeaders(r, *consumer, credential.id);
+        gatehouse::auth::markAuthenticated(r, "key-auth");
         if (hideCredentials_) {
             for (std::string_view h : fromHeaders)
                 r.removeHeader(Message::Request, h);
@@ -130,8 +126,8 @@ private:
 };
 
 const gh_plugin_descriptor kDescriptor = gatehouse::describe<KeyAuth>(
-    "key-auth", "1.0.0", "Authenticates requests by a consumer's API key", kSchema, 1250,
-    GH_PHASE_REQUEST, GH_FEATURE_CONSUMERS, 1);
+    "key-auth", "1.1.0", "Authenticates requests by a consumer's API key", kSchema, 1250,
+    GH_PHASE_REQUEST, GH_FEATURE_CONSUMERS | GH_FEATURE_VARS, 2);
 
 }  // namespace
 

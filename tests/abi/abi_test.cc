@@ -742,6 +742,24 @@ TEST(PluginAbi, ConsumerScopedInstanceRunsOnlyForThatConsumer) {
 }
 
 // ---------------------------------------------------------------------------------------------
+// 12b. Request variables (ABI 1.2): the host's limits, and a fresh set for every request.
+
+TEST(PluginAbi, RequestVariablesFollowTheirLimitsAndLiveForOneRequest) {
+    Upstream up;
+    Gateway gw(configWithPlugins(up.address(), "", R"({"name":"vars","route":"r"})"),
+               withPlugins());
+    const std::string expected =
+        "fresh=1 bad=0 long=0 big=0 max=1 count=32 got=1 removed=1 refill=1";
+    Connection c(gw.port());  // one kept-alive connection: nothing carries over
+    for (int i = 0; i < 3; ++i) {
+        c.send(makeRequest("GET", "/x"));
+        const Response r = c.read();
+        ASSERT_EQ(r.status, 200);
+        EXPECT_EQ(r.header("X-Vars"), expected) << "request " << i;
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
 // 13. on_log and on_done come however the request ends, a client disconnect included.
 
 TEST(PluginAbi, OnDoneRunsWhenTheClientDisconnects) {

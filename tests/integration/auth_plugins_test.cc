@@ -3,14 +3,42 @@
 // API, requests from a raw client to a real upstream that echoes what it received.
 
 #include <gtest/gtest.h>
+#include <openssl/hmac.h>
 
 #include <chrono>
+#include <ctime>
 #include <string>
 
 #include "harness.h"
 
 namespace gatehouse::test {
 namespace {
+
+/// An HS256 JWT of `payload` (base64url without padding).
+std::string hs256Token(const std::string& secret, const std::string& payload) {
+    const auto b64url = [](std::string_view in) {
+        static const char* k = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+        std::string out;
+        for (size_t i = 0; i < in.size(); i += 3) {
+            const auto b = [&](size_t j) {
+                return j < in.size() ? static_cast<unsigned>(static_cast<unsigned char>(in[j]))
+                                     : 0u;
+            };
+            const unsigned v = b(i) << 16 | b(i + 1) << 8 | b(i + 2);
+            out += k[(v >> 18) & 63];
+            out += k[(v >> 12) & 63];
+            if (i + 1 < in.size()) out += k[(v >> 6) & 63];
+            if (i + 2 < in.size()) out += k[v & 63];
+        }
+        return out;
+    };
+    const std::string input = b64url(R"({"alg":"HS256"})") + "." + b64url(payload);
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned int len = 0;
+    HMAC(EVP_sha256(), secret.data(), static_cast<int>(secret.size()),
+         reinterpret_cast<const unsigned char*>(input.data()), input.size(), md, &len);
+    return input + "." + b64url(std::string_view(reinterpret_cast<char*>(md), len));
+}
 
 Gateway::Options withFirstPartyPlugins() {
     Gateway::Options o;
@@ -117,10 +145,13 @@ TEST_F(AuthPlugins, IdentityHeadersFromTheClientNeverReachTheUpstream) {
                             {"X-Consumer-Username", "alice"},
                             {"X-Consumer-Roles", "admin"},
                             {"X-Consumer-Id", aliceId_},
+                            {"X_Consumer_Roles", "admin"},
                             {"X-Anonymous-Consumer", "false"}});
     ASSERT_EQ(r.status, 200);
     EXPECT_EQ(r.echoedHeader("X-Consumer-Username"), "bob");
     EXPECT_EQ(r.echoedHeader("X-Consumer-Roles"), "dev");
+    EXPECT_FALSE(r.echoedHeader("X_Consumer_Roles"))
+        << "frameworks that read X-A and X_A as one variable would see the forged one";
     EXPECT_FALSE(r.echoedHeader("X-Anonymous-Consumer"));
     // And a forged identity without a key is refused outright.
     r = roundTrip(gw_.port(), "GET", "/admin/x",
@@ -249,6 +280,41 @@ TEST_F(AuthPlugins, CredentialsApiNeverShowsSecretsAgain) {
     EXPECT_EQ(r.status, 404);
     r = admin(gw_, "POST", "/consumers", R"({"username":"carol","credentials":[]})");
     EXPECT_EQ(r.status, 400) << "credentials have their own resource";
+}
+
+TEST_F(AuthPlugins, SeveralAuthenticationPluginsAcceptAnyOfTheirCredentials) {
+    // jwt-auth runs first and lets requests without a token through as "guest"; key-auth
+    // then authenticates them, or refuses them (it has no anonymous consumer of its own).
+    const std::string secret = "alice-signs-with-this-secret-32-bytes!";
+    ASSERT_EQ(admin(gw_, "POST", "/consumers/alice/credentials",
+                    R"({"type":"jwt","issuer":"alice-app","algorithm":"HS256","secret":")" +
+                        secret + R"("})")
+                  .status,
+              201);
+    ASSERT_EQ(admin(gw_, "POST", "/plugins",
+                    R"({"name":"jwt-auth","route":"keyed","config":{"anonymous":"guest"}})")
+                  .status,
+              201);
+    const std::string jwt = hs256Token(
+        secret, R"({"iss":"alice-app","exp":)" + std::to_string(std::time(nullptr) + 600) + "}");
+
+    Response r = roundTrip(gw_.port(), "GET", "/keyed/x", {{"apikey", bobKey_}});
+    ASSERT_EQ(r.status, 200) << r.body;
+    EXPECT_EQ(r.echoedHeader("X-Consumer-Username"), "bob") << "the key beats jwt's anonymous";
+    EXPECT_FALSE(r.echoedHeader("X-Anonymous-Consumer"));
+
+    r = roundTrip(gw_.port(), "GET", "/keyed/x", {{"Authorization", "Bearer " + jwt}});
+    ASSERT_EQ(r.status, 200) << r.body;
+    EXPECT_EQ(r.echoedHeader("X-Consumer-Username"), "alice")
+        << "key-auth left the token's consumer alone";
+    EXPECT_EQ(r.echoedHeader("X-Consumer-Roles"), "admin,dev");
+
+    r = roundTrip(gw_.port(), "GET", "/keyed/x");
+    EXPECT_EQ(r.status, 401) << "neither credential";
+    EXPECT_EQ(r.json()->getValue<std::string>("error"), "no API key found in request");
+
+    r = roundTrip(gw_.port(), "GET", "/keyed/x", {{"Authorization", "Bearer not.a.token"}});
+    EXPECT_EQ(r.status, 401) << "a bad token is refused, not waved on to key-auth";
 }
 
 TEST(BasicAuth, PasswordsAreCheckedOffTheWorker) {

@@ -161,11 +161,24 @@ protected:
     Gateway gw_;
 };
 
-TEST_F(JwtAuth, AValidTokenIdentifiesTheConsumerAndItsClaimsReachTheUpstream) {
-    const Response r =
-        get("/api/x", hs256(claims()), {{"X-User-Id", "forged"}, {"X-User-Role", "root"}});
+TEST_F(JwtAuth, AConsumerTokenIdentifiesTheConsumerButItsClaimsAreItsOwnWord) {
+    // A consumer signs its own tokens: they say who the consumer is, and nothing else is
+    // taken from them (else any consumer could sign itself any sub or role).
+    Response r = get("/api/x", hs256(claims()),
+                     {{"X-User-Id", "forged"}, {"X-User-Role", "root"}, {"X_User_Role", "root"}});
     ASSERT_EQ(r.status, 200) << r.body;
     EXPECT_EQ(r.echoedHeader("X-Consumer-Username"), "idp-app");
+    EXPECT_FALSE(r.echoedHeader("X-User-Id")) << "the client's copy was removed, none set";
+    EXPECT_FALSE(r.echoedHeader("X-User-Role"));
+    EXPECT_FALSE(r.echoedHeader("X_User_Role")) << "the underscore spelling too";
+    // Where every consumer credential holds a trusted issuer's key, the operator says so.
+    ASSERT_EQ(admin(gw_, "POST", "/plugins",
+                    R"({"name":"jwt-auth","route":"admin","config":{"trust_consumer_claims":true,
+                        "claims_to_headers":{"sub":"X-User-Id","role":"X-User-Role"}}})")
+                  .status,
+              201);
+    r = get("/admin/x", hs256(claims()), {{"X-User-Id", "forged"}});
+    ASSERT_EQ(r.status, 200) << r.body;
     EXPECT_EQ(r.echoedHeader("X-User-Id"), "user-42") << "the client's copy was replaced";
     EXPECT_EQ(r.echoedHeader("X-User-Role"), "admin");
     // RS256 through the consumer's public key, found by kid.
@@ -248,9 +261,17 @@ TEST_F(JwtAuth, JwksRotationCachingAndAnEndpointThatGoesDown) {
         return c.read().status;
     };
     ASSERT_EQ(put(k1.jwk("k1")), 204);
-    const Response p = admin(gw_, "POST", "/plugins",
-                             R"({"name":"jwt-auth","route":"jwks","config":{"jwks_uri":"http://)" +
-                                 idp.address() + R"(/blob/jwks","jwks_min_refetch_s":1}})");
+    // Keys fetched over plain HTTP could be swapped on the way: refused unless the operator
+    // says the network is trusted (as this test's loopback is).
+    Response p = admin(gw_, "POST", "/plugins",
+                       R"({"name":"jwt-auth","route":"jwks","config":{"jwks_uri":"http://)" +
+                           idp.address() + R"(/blob/jwks"}})");
+    EXPECT_EQ(p.status, 400);
+    EXPECT_NE(p.body.find("https"), std::string::npos) << p.body;
+    p = admin(gw_, "POST", "/plugins",
+              R"({"name":"jwt-auth","route":"jwks","config":{"jwks_uri":"http://)" + idp.address() +
+                  R"(/blob/jwks","allow_insecure_jwks_uri":true,"jwks_min_refetch_s":1,
+                     "claims_to_headers":{"sub":"X-User-Id"}}})");
     ASSERT_EQ(p.status, 201) << p.body;
     const auto signed_ = [](const RsaKey& k, const std::string& kid) {
         return token(R"({"alg":"RS256","kid":")" + kid + R"("})", claims(),
@@ -258,8 +279,9 @@ TEST_F(JwtAuth, JwksRotationCachingAndAnEndpointThatGoesDown) {
     };
     EXPECT_TRUE(eventually([&] { return get("/jwks/x", signed_(k1, "k1")).status == 200; }))
         << get("/jwks/x", signed_(k1, "k1")).body << gw_.log();
-    const Response ok = get("/jwks/x", signed_(k1, "k1"));
+    const Response ok = get("/jwks/x", signed_(k1, "k1"), {{"X-User-Id", "forged"}});
     EXPECT_FALSE(ok.echoedHeader("X-Consumer-Username")) << "JWKS keys belong to no consumer";
+    EXPECT_EQ(ok.echoedHeader("X-User-Id"), "user-42") << "the issuer vouches for its claims";
 
     // The issuer rotates in k2: the first token with the new kid waits for a refetch.
     ASSERT_EQ(put(k1.jwk("k1") + "," + k2.jwk("k2")), 204);
@@ -281,21 +303,76 @@ TEST_F(JwtAuth, JwksRotationCachingAndAnEndpointThatGoesDown) {
     EXPECT_TRUE(gw_.waitForLog("jwks_uri"));
 }
 
-TEST_F(JwtAuth, AclOnARoleClaim) {
+TEST_F(JwtAuth, AclOnAnIssuersRoleClaimNeverOnWhatAClientOrAConsumerSays) {
+    // An issuer's public key, static in the configuration (no secret in it).
+    RsaKey issuer;
     ASSERT_EQ(admin(gw_, "POST", "/plugins",
-                    R"({"name":"jwt-auth","route":"admin","config":{
-                        "claims_to_headers":{"role":"X-User-Role"}}})")
+                    R"({"name":"jwt-auth","route":"admin","config":{"roles_claim":"role",
+                        "claims_to_headers":{"role":"X-User-Role"},
+                        "jwks":{"keys":[)" +
+                        issuer.jwk("issuer-1") + "]}}}")
                   .status,
               201);
     ASSERT_EQ(admin(gw_, "POST", "/plugins",
-                    R"({"name":"acl","route":"admin","config":{"allow":["admin"],
+                    R"({"name":"acl","route":"admin","config":{"allow":["admin"]}})")
+                  .status,
+              201);
+    const auto issued = [&](const std::string& roleJson) {
+        return token(R"({"alg":"RS256","kid":"issuer-1"})",
+                     R"({"sub":"user-7","role":)" + roleJson + R"(,"exp":)" +
+                         std::to_string(now() + 600) + "}",
+                     [&](const std::string& in) { return issuer.sign(in); });
+    };
+    EXPECT_EQ(get("/admin/x", issued(R"("admin")")).status, 200);
+    EXPECT_EQ(get("/admin/x", issued(R"("user admin")")).status, 200) << "space-separated";
+    EXPECT_EQ(get("/admin/x", issued(R"(["user","admin"])")).status, 200) << "an array";
+    EXPECT_EQ(get("/admin/x", issued(R"("user")")).status, 403);
+    EXPECT_EQ(get("/admin/x", issued(R"(["user,admin"])")).status, 403)
+        << "a role with a comma is not two roles";
+    EXPECT_EQ(get("/admin/x", issued(R"(["x"])"), {{"X-User-Role", "admin"}}).status, 403)
+        << "a client's role header counts for nothing";
+    // A consumer's own token claiming role admin: its consumer's roles (svc) decide.
+    EXPECT_EQ(get("/admin/x", hs256(claims())).status, 403);
+    // No token, only headers: not even authenticated.
+    EXPECT_EQ(roundTrip(gw_.port(), "GET", "/admin/x",
+                        {{"X-User-Role", "admin"}, {"X-Consumer-Roles", "admin"}})
+                  .status,
+              401);
+    // acl 1.0's roles_header still loads (stored configurations keep working) but is ignored.
+    ASSERT_EQ(admin(gw_, "POST", "/plugins",
+                    R"({"name":"acl","route":"jwks","config":{"allow":["admin"],
                         "roles_header":"X-User-Role"}})")
                   .status,
               201);
-    EXPECT_EQ(get("/admin/x", hs256(claims())).status, 200);
-    EXPECT_EQ(get("/admin/x", hs256(claims("", 600, "user"))).status, 403);
-    // The client cannot send the role header itself.
-    EXPECT_EQ(roundTrip(gw_.port(), "GET", "/admin/x", {{"X-User-Role", "admin"}}).status, 401);
+    EXPECT_TRUE(gw_.waitForLog("roles_header is ignored"));
+    EXPECT_EQ(roundTrip(gw_.port(), "GET", "/jwks/x", {{"X-User-Role", "admin"}}).status, 401);
+    // HMAC secrets do not go into a configuration every admin reader sees.
+    const Response oct = admin(
+        gw_, "POST", "/plugins",
+        R"({"name":"jwt-auth","route":"jwks","config":{"jwks":{"keys":[{"kty":"oct",)"
+        R"("kid":"s","alg":"HS256","k":"c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0LXNlY3JldA"}]}}})");
+    EXPECT_EQ(oct.status, 400);
+    EXPECT_NE(oct.body.find("consumer jwt credentials"), std::string::npos) << oct.body;
+}
+
+TEST_F(JwtAuth, ACredentialBoundToAnIssuerSignsOnlyThatIssuersTokens) {
+    const std::string secret = "another-secret-of-at-least-32-bytes!!";
+    ASSERT_EQ(admin(gw_, "POST", "/consumers/idp-app/credentials",
+                    R"({"type":"jwt","kid":"bound","issuer":"https://idp.example",)"
+                    R"("algorithm":"HS256","secret":")" +
+                        secret + R"("})")
+                  .status,
+              201);
+    ASSERT_EQ(admin(gw_, "POST", "/plugins", R"({"name":"jwt-auth","route":"admin"})").status, 201);
+    const auto signedAs = [&](const std::string& iss) {
+        return token(R"({"alg":"HS256","kid":"bound"})",
+                     R"({"iss":")" + iss + R"(","exp":)" + std::to_string(now() + 600) + "}",
+                     [&](const std::string& in) { return hmacSha256(secret, in); });
+    };
+    EXPECT_EQ(get("/admin/x", signedAs("https://idp.example")).status, 200);
+    const Response other = get("/admin/x", signedAs("https://other.example"));
+    EXPECT_EQ(other.status, 401);
+    EXPECT_NE(other.body.find("issuer"), std::string::npos) << other.body;
 }
 
 TEST_F(JwtAuth, RememberedTokensStillFollowRevocationAndExpiry) {

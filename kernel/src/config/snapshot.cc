@@ -161,8 +161,8 @@ std::shared_ptr<const Snapshot> buildSnapshot(std::shared_ptr<const ConfigDocume
                                             std::to_string(j) + "].secret",
                                         "is required (no stored secret to keep for this id)"}});
         }
-        ci.byIdOrName.emplace(c.meta.id, &c);
-        ci.byIdOrName.emplace(c.meta.name, &c);
+        ci.byId.emplace(c.meta.id, &c);
+        ci.byName.emplace(c.meta.name, &c);
         std::string roles;
         for (const auto& r : c.roles)
             roles += (roles.empty() ? "" : ",") + r;

@@ -35,7 +35,16 @@ struct ConsumerIndex {
     std::unordered_map<std::string_view, Match> keyAuth;  // SHA-256 hex of the key
     std::unordered_map<std::string_view, Match> jwt;      // kid, else issuer
     std::unordered_map<std::string_view, Match> basic;    // username
-    std::unordered_map<std::string_view, const ConsumerSpec*> byIdOrName;
+    // Separate, so that a username spelled like another consumer's id cannot stand for it.
+    std::unordered_map<std::string_view, const ConsumerSpec*> byId;
+    std::unordered_map<std::string_view, const ConsumerSpec*> byName;
+
+    /// The consumer with this id, else with this username.
+    const ConsumerSpec* find(std::string_view idOrName) const {
+        if (auto it = byId.find(idOrName); it != byId.end()) return it->second;
+        if (auto it = byName.find(idOrName); it != byName.end()) return it->second;
+        return nullptr;
+    }
     std::unordered_map<const ConsumerSpec*, std::string> roles;  // comma-separated
 };
 

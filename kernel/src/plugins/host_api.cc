@@ -227,6 +227,36 @@ int32_t setConsumer(gh_request* r, gh_str id, gh_str name) {
         [&] { return access(r) && access(r)->setConsumer(view(id), view(name)) ? 1 : 0; }, 0);
 }
 
+/// A request variable's name: [a-z0-9._-]{1,64}.
+bool validVarName(std::string_view name) {
+    if (name.empty() || name.size() > kMaxVarName) return false;
+    for (char c : name)
+        if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-'))
+            return false;
+    return true;
+}
+
+int32_t varSet(gh_request* r, gh_str name, gh_str value) {
+    return guarded(
+        [&]() -> int32_t {
+            if (!access(r) || !validVarName(view(name)) || value.len > kMaxVarValue) return 0;
+            return access(r)->setVar(view(name), view(value)) ? 1 : 0;
+        },
+        0);
+}
+
+int32_t varGet(gh_request* r, gh_str name, gh_str* value) {
+    return guarded(
+        [&]() -> int32_t {
+            if (!access(r) || !value) return 0;
+            const std::string* v = access(r)->var(view(name));
+            if (!v) return 0;
+            *value = str(*v);
+            return 1;
+        },
+        0);
+}
+
 /// Copies the fields of `from` that fit in the caller's struct (struct_size: a plugin built
 /// against a later minor passes a larger struct; an older one cannot call this at all).
 template <typename T>
@@ -412,7 +442,7 @@ gh_host_api makeTable() {
     t.abi_major = GH_ABI_MAJOR;
     t.abi_minor = GH_ABI_MINOR;
     t.features = GH_FEATURE_PAUSE | GH_FEATURE_BODY | GH_FEATURE_SHARED_STATE | GH_FEATURE_METRICS |
-                 GH_FEATURE_CONSUMERS;
+                 GH_FEATURE_CONSUMERS | GH_FEATURE_VARS;
     t.log = hostLog;
     t.request_method = requestMethod;
     t.request_path = requestPath;
@@ -439,6 +469,8 @@ gh_host_api makeTable() {
     t.consumer_id = consumerId;
     t.credential_find = credentialFind;
     t.consumer_get = consumerGet;
+    t.var_set = varSet;
+    t.var_get = varGet;
     t.monotonic_ns = monotonicNs;
     t.unix_ms = unixMs;
     t.pause = pause;

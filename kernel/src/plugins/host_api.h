@@ -16,6 +16,11 @@
 
 namespace gatehouse::plugins {
 
+/// Limits on request variables (var_set in plugin.h).
+inline constexpr size_t kMaxVarName = 64;
+inline constexpr size_t kMaxVarValue = 4096;
+inline constexpr size_t kMaxVars = 32;
+
 /// A configured consumer as the plugin ABI shows it (views into the request's snapshot).
 struct ConsumerView {
     std::string_view id;
@@ -67,6 +72,10 @@ public:
                                 CredentialView* credential) = 0;
     /// The consumer set_consumer named, as configured.
     virtual bool currentConsumer(ConsumerView* consumer) = 0;
+    /// Request variables (var_set/var_get; the name is already checked). An empty value
+    /// removes the name; false when the request holds kMaxVars names already.
+    virtual bool setVar(std::string_view name, std::string_view value) = 0;
+    virtual const std::string* var(std::string_view name) = 0;
 
 protected:
     ~RequestAccess() = default;

@@ -23,6 +23,7 @@ std::string featureNames(uint64_t bits) {
         {GH_FEATURE_SHARED_STATE, "shared-state"},
         {GH_FEATURE_METRICS, "metrics"},
         {GH_FEATURE_CONSUMERS, "consumers"},
+        {GH_FEATURE_VARS, "vars"},
     };
     std::string out;
     for (const auto& [bit, name] : kNames) {

@@ -1236,10 +1236,32 @@ bool ClientConnection::currentConsumer(plugins::ConsumerView* consumer) {
     const config::Snapshot& snap = *ex_->snapshot;
     const std::string& id = ex_->plugins.consumerId;
     if (id.empty()) return false;
-    auto it = snap.consumers.byIdOrName.find(id);
-    if (it == snap.consumers.byIdOrName.end()) return false;
-    *consumer = consumerView(snap, *it->second);
+    const config::ConsumerSpec* c = snap.consumers.find(id);
+    if (!c) return false;
+    *consumer = consumerView(snap, *c);
     return true;
+}
+
+bool ClientConnection::setVar(std::string_view name, std::string_view value) {
+    auto& vars = ex_->plugins.vars;
+    for (auto it = vars.begin(); it != vars.end(); ++it)
+        if (it->first == name) {
+            if (value.empty())
+                vars.erase(it);
+            else
+                it->second.assign(value);
+            return true;
+        }
+    if (value.empty()) return true;
+    if (vars.size() >= plugins::kMaxVars) return false;
+    vars.emplace_back(name, value);
+    return true;
+}
+
+const std::string* ClientConnection::var(std::string_view name) {
+    for (const auto& [n, v] : ex_->plugins.vars)
+        if (n == name) return &v;
+    return nullptr;
 }
 
 gh_resumer* ClientConnection::pause() {

@@ -138,6 +138,8 @@ private:
     bool findCredential(int type, std::string_view lookup, plugins::ConsumerView* consumer,
                         plugins::CredentialView* credential) override;
     bool currentConsumer(plugins::ConsumerView* consumer) override;
+    bool setVar(std::string_view name, std::string_view value) override;
+    const std::string* var(std::string_view name) override;
     gh_resumer* pause() override;
     bool currentPluginHas(uint32_t phaseBit) const;
 

@@ -57,11 +57,12 @@ struct PluginState {
     std::optional<PluginResponse> response;
     std::string consumerId;
     std::string consumerName;
-    std::optional<std::string> path;   // set_path
-    std::optional<std::string> query;  // set_query
-    bool bufferRequestBody = false;    // on_request waits for the whole body
-    bool bufferResponseBody = false;   // on_response waits for the whole body
-    bool holdResponse = false;         // response head held while response plugins run
+    std::vector<std::pair<std::string, std::string>> vars;  // var_set, few: a vector is fastest
+    std::optional<std::string> path;                        // set_path
+    std::optional<std::string> query;                       // set_query
+    bool bufferRequestBody = false;                         // on_request waits for the whole body
+    bool bufferResponseBody = false;                        // on_response waits for the whole body
+    bool holdResponse = false;  // response head held while response plugins run
     std::string requestBody;
     std::string responseBody;
     bool ended = false;  // on_log / on_done ran

@@ -33,7 +33,7 @@ extern "C" {
 #endif
 
 #define GH_ABI_MAJOR 1
-#define GH_ABI_MINOR 1
+#define GH_ABI_MINOR 2
 
 #if defined(__GNUC__)
 #define GH_EXPORT __attribute__((visibility("default")))
@@ -105,7 +105,8 @@ enum {
     GH_FEATURE_BODY = 1u << 1,
     GH_FEATURE_SHARED_STATE = 1u << 2,
     GH_FEATURE_METRICS = 1u << 3,
-    GH_FEATURE_CONSUMERS = 1u << 4 /* ABI 1.1: credential_find, consumer_get */
+    GH_FEATURE_CONSUMERS = 1u << 4, /* ABI 1.1: credential_find, consumer_get */
+    GH_FEATURE_VARS = 1u << 5       /* ABI 1.2: var_set, var_get */
 };
 
 /* Credential types for credential_find (ABI 1.1). */
@@ -286,14 +287,28 @@ typedef struct gh_host_api {
      * GH_CREDENTIAL_KEY_AUTH: `lookup` is the API key as the client sent it (the host keeps
      * and compares only its SHA-256). GH_CREDENTIAL_JWT: `lookup` is the token's `kid`, or
      * its `iss` when it has no kid. GH_CREDENTIAL_BASIC_AUTH: `lookup` is the username (the
-     * password is the plugin's to verify against credential->secret). On a match fills *consumer and, when not NULL,
-     * *credential, and returns 1; returns 0 when nothing matches. Does not set the request's
-     * consumer: call set_consumer once the request is authenticated. */
+     * password is the plugin's to verify against credential->secret). On a match fills *consumer
+     * and, when not NULL, *credential, and returns 1; returns 0 when nothing matches. Does not set
+     * the request's consumer: call set_consumer once the request is authenticated. */
     int32_t (*credential_find)(gh_request* r, int32_t type, gh_str lookup, gh_consumer* consumer,
                                gh_credential* credential);
     /* The request's consumer (set_consumer), as configured: id, username, custom_id and
      * roles. Returns 0 when none is set or the id names no configured consumer. */
     int32_t (*consumer_get)(gh_request* r, gh_consumer* consumer);
+
+    /* ---- ABI 1.2 (GH_FEATURE_VARS) ---- */
+
+    /* Request variables: named values the plugins of one request hand to each other (an
+     * authentication plugin tells an authorization plugin the token's roles, a log plugin
+     * reads them), which, unlike headers, nothing the client sends can set. Any phase; they
+     * live until the request ends. var_set copies (an empty value removes the name) and
+     * returns 0 when the name is not [a-z0-9._-]{1,64}, the value is over 4096 bytes or the
+     * request already has 32 names. var_get returns 1 and the value (valid until the callback
+     * returns or the name is set again) or 0 when it is not set. Names other plugins are meant
+     * to read are documented by the plugin that sets them; "auth.*" is the authentication
+     * plugins' (docs/plugin-abi.md). */
+    int32_t (*var_set)(gh_request* r, gh_str name, gh_str value);
+    int32_t (*var_get)(gh_request* r, gh_str name, gh_str* value);
 } gh_host_api;
 
 /* ---------------------------------------------------------------------------------------

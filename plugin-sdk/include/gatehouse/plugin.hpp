@@ -329,6 +329,19 @@ public:
         }
         return toConsumer(c);
     }
+    /** Sets a request variable (GH_FEATURE_VARS): a value later plugins of this request read
+     * with var() and the client cannot set. An empty value removes it. */
+    bool setVar(std::string_view name, std::string_view value) const noexcept {
+        return GATEHOUSE_REQ_HAS_(var_set) && api_->var_set(r_, str(name), str(value)) != 0;
+    }
+    /** A request variable; valid until the callback returns or the name is set again. */
+    std::optional<std::string_view> var(std::string_view name) const noexcept {
+        if (!GATEHOUSE_REQ_HAS_(var_get)) return std::nullopt;
+        gh_str value{nullptr, 0};
+        if (api_->var_get(r_, str(name), &value) == 0) return std::nullopt;
+        return view(value);
+    }
+
     /** The request's consumer as configured (after setConsumer), with its roles. */
     std::optional<Consumer> consumer() const noexcept {
         if (!GATEHOUSE_REQ_HAS_(consumer_get)) return std::nullopt;

@@ -362,6 +362,9 @@ public:
     std::string responseBody;
     std::string consumerId;  // set_consumer / consumer_id
     std::string consumerName;
+    /// Request variables (ABI 1.2): what var_set stored; set entries to act as an earlier
+    /// plugin of the request would have (e.g. "auth.roles" for an authorization plugin).
+    std::map<std::string, std::string, std::less<>> vars;
 
     /// Consumers and credentials as the gateway's configuration would have them (ABI 1.1):
     /// credential_find looks credentials up by (type, lookup) — for key-auth, `lookup` is the
@@ -505,7 +508,7 @@ class FakeHost {
 public:
     static constexpr std::uint64_t kAllFeatures = GH_FEATURE_PAUSE | GH_FEATURE_BODY |
                                                   GH_FEATURE_SHARED_STATE | GH_FEATURE_METRICS |
-                                                  GH_FEATURE_CONSUMERS;
+                                                  GH_FEATURE_CONSUMERS | GH_FEATURE_VARS;
 
     struct Options {
         std::uint64_t features = kAllFeatures;  // what gh_host_api.features reports
@@ -1010,6 +1013,42 @@ struct Api {
         }
     }
 
+    // The real host's rules: name [a-z0-9._-]{1,64}, value <= 4096 bytes, <= 32 names.
+    static std::int32_t var_set(gh_request* r, gh_str name, gh_str value) noexcept {
+        FakeRequest* q = request(r, "var_set");
+        const std::string_view n = view(name);
+        if (q == nullptr || n.empty() || n.size() > 64 || value.len > 4096) return 0;
+        for (char c : n)
+            if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' || c == '_' ||
+                  c == '-'))
+                return 0;
+        try {
+            const auto it = q->vars.find(n);
+            if (value.len == 0) {
+                if (it != q->vars.end()) q->vars.erase(it);
+                return 1;
+            }
+            if (it != q->vars.end()) {
+                it->second = std::string(view(value));
+                return 1;
+            }
+            if (q->vars.size() >= 32) return 0;
+            q->vars.emplace(std::string(n), std::string(view(value)));
+            return 1;
+        } catch (...) {
+            return 0;
+        }
+    }
+
+    static std::int32_t var_get(gh_request* r, gh_str name, gh_str* value) noexcept {
+        FakeRequest* q = request(r, "var_get");
+        if (q == nullptr || value == nullptr) return 0;
+        const auto it = q->vars.find(view(name));
+        if (it == q->vars.end()) return 0;
+        *value = gh_str{it->second.data(), it->second.size()};
+        return 1;
+    }
+
     static void fillConsumer(FakeRequest* q, const FakeRequest::Consumer& c, gh_consumer* out) {
         gh_consumer full;
         std::memset(&full, 0, sizeof full);
@@ -1354,6 +1393,8 @@ inline FakeHost::FakeHost(Options options) : options_(options) {
     api_.state_cas = &detail::Api::state_cas;
     api_.credential_find = &detail::Api::credential_find;
     api_.consumer_get = &detail::Api::consumer_get;
+    api_.var_set = &detail::Api::var_set;
+    api_.var_get = &detail::Api::var_get;
     useRealTime();
 }
 
@@ -1432,7 +1473,8 @@ inline std::string FakeHost::check(const gh_plugin_descriptor* d) const {
             {GH_FEATURE_BODY, "body"},
             {GH_FEATURE_SHARED_STATE, "shared-state"},
             {GH_FEATURE_METRICS, "metrics"},
-            {GH_FEATURE_CONSUMERS, "consumers"}};
+            {GH_FEATURE_CONSUMERS, "consumers"},
+            {GH_FEATURE_VARS, "vars"}};
         std::uint64_t rest = missing;
         for (const auto& n : names) {
             if ((rest & n.first) != 0) {
