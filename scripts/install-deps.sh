@@ -3,6 +3,7 @@
 # Idempotent: does nothing when every package is already present.
 #   scripts/install-deps.sh          build + test dependencies
 #   scripts/install-deps.sh --bench  also nginx, haproxy and wrk for bench/
+#   scripts/install-deps.sh --package  also the .deb/.rpm tools (scripts/package.sh)
 set -euo pipefail
 
 packages=(
@@ -13,6 +14,9 @@ packages=(
 )
 if [[ "${1:-}" == "--bench" ]]; then
   packages+=(nginx haproxy wrk)
+fi
+if [[ "${1:-}" == "--package" ]]; then
+  packages+=(dpkg-dev file binutils lintian rpm rpmlint systemd)
 fi
 
 missing=()

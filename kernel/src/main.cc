@@ -43,6 +43,7 @@ commands:
   config import FILE           replace the stored configuration with FILE (--dry-run: check only)
   admin-token                  make a new admin API token, print it (the old one stops working)
   plugins                      list the plugin directory: what loads, and why the rest does not
+  default-config               print the default configuration file (what packages install)
   version                      print the version
 
 options:
@@ -229,6 +230,10 @@ int main(int argc, char** argv) {
     const std::string cmd = words[0];
     if (cmd == "version") {
         std::printf("gatehouse %s\n", GATEHOUSE_VERSION);
+        return 0;
+    }
+    if (cmd == "default-config") {
+        std::fputs(config::defaultIni().c_str(), stdout);
         return 0;
     }
     const std::string ini = configPath(args);

@@ -110,5 +110,17 @@ TEST_F(Cli, VersionAndUsage) {
     EXPECT_NE(out.find("unknown command"), std::string::npos);
 }
 
+TEST_F(Cli, DefaultConfigIsAFileTheGatewayAccepts) {
+    std::string ini;
+    ASSERT_EQ(runCommand({gatehouseBin(), "default-config"}, &ini), 0);
+    EXPECT_NE(ini.find("[proxy]"), std::string::npos) << ini;
+    const std::string file = dir_.file("gatehouse.conf");
+    writeFile(file, ini);
+    // As the package's ExecStartPre runs it (with a database of the test's own).
+    std::string out;
+    EXPECT_EQ(runCommand({gatehouseBin(), "validate", "-c", file, "--db", db()}, &out), 0) << out;
+    EXPECT_NE(out.find("configuration OK: " + file), std::string::npos) << out;
+}
+
 }  // namespace
 }  // namespace gatehouse::test

@@ -173,6 +173,8 @@ Settings loadSettings(const std::string& iniPath,
         {"plugins.dir", [&](auto&, auto& v) { s.pluginDir = v; }},
         {"plugins.pause_timeout_ms",
          [&](auto& k, auto& v) { rt->pluginPauseMs = u32(toNumber(k, v, 1, kDay)); }},
+        {"plugins.shared_state_max_keys",
+         [&](auto& k, auto& v) { s.sharedStateMaxKeys = toNumber(k, v, 1, 1'000'000'000); }},
         {"admin.listen",
          [&](auto& k, auto& v) {
              if (v.empty()) throw SettingsError(k + ": must be host:port or off");
@@ -180,6 +182,7 @@ Settings loadSettings(const std::string& iniPath,
          }},
         {"admin.max_body_bytes",
          [&](auto& k, auto& v) { s.adminMaxBodyBytes = toNumber(k, v, 1024, 1ull << 30); }},
+        {"admin.show_first_token", [&](auto& k, auto& v) { s.adminShowFirstToken = toBool(k, v); }},
         {"store.path",
          [&](auto& k, auto& v) {
              if (v.empty()) throw SettingsError(k + ": must not be empty");
@@ -249,12 +252,19 @@ max_response_header_bytes = 32768
 # "off" disables it.
 listen = 127.0.0.1:8001
 max_body_bytes = 16777216
+# The first start makes an admin API token. true prints it on stderr (once); false keeps it
+# out of logs (a service's stderr is its journal) and says how to make one instead:
+#   sudo -u gatehouse gatehouse admin-token
+show_first_token = false
 
 [plugins]
 # Every *.so here is loaded at start and on SIGHUP (`gatehouse plugins` lists what loaded).
 dir = /usr/lib/gatehouse/plugins
 # A plugin that pauses a request must resume it within this time, else the request gets 504.
 pause_timeout_ms = 30000
+# Keys (rate-limit counters, breaker states) the plugins' shared state tracks, per kind;
+# beyond it new keys are refused until old ones expire. Restart to change.
+shared_state_max_keys = 1000000
 
 [store]
 path = /var/lib/gatehouse/gatehouse.db

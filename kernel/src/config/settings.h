@@ -61,7 +61,11 @@ struct Settings {
     uint32_t drainTimeoutMs = 30000;
     std::string adminListen = "127.0.0.1:8001";  // "off" disables the admin API
     std::string pluginDir;                       // "" = no plugins
+    /// Keys the plugins' shared state tracks per kind (counters, values); beyond it new keys
+    /// are refused (rate limits fail open or closed as configured). Restart to change.
+    uint64_t sharedStateMaxKeys = 1'000'000;
     uint64_t adminMaxBodyBytes = 16u << 20;
+    bool adminShowFirstToken = true;  // print the first admin token on stderr
     std::string eventLog = "stderr";  // "stderr", "stdout" or a file path
     std::string logLevel = "info";
     TracingSettings tracing;

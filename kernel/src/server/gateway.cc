@@ -140,12 +140,18 @@ bool Gateway::startAdmin() {
     if (settings_.adminListen == "off") return true;
     token_ = std::make_unique<admin::AdminToken>(*store_);
     if (const std::string fresh = token_->ensure(); !fresh.empty()) {
-        // Shown once, never logged: the store keeps only its hash.
+        // Shown once, never in the event log: the store keeps only its hash.
         log_->flush();
-        std::fprintf(stderr,
-                     "gatehouse: admin API token (shown once; `gatehouse admin-token` makes a new "
-                     "one): %s\n",
-                     fresh.c_str());
+        if (settings_.adminShowFirstToken)
+            std::fprintf(stderr,
+                         "gatehouse: admin API token (shown once; `gatehouse admin-token` makes a "
+                         "new one): %s\n",
+                         fresh.c_str());
+        else
+            std::fprintf(stderr,
+                         "gatehouse: the admin API needs a token: make one with `gatehouse "
+                         "admin-token` run as this service's user (e.g. sudo -u gatehouse "
+                         "gatehouse admin-token)\n");
     }
     admin::AdminSettings as;
     as.listen = settings_.adminListen;
@@ -222,14 +228,16 @@ void Gateway::reload() {
     }
     if (fresh.proxyListen != settings_.proxyListen ||
         fresh.effectiveWorkers() != settings_.effectiveWorkers() ||
-        fresh.dbPath != settings_.dbPath)
+        fresh.dbPath != settings_.dbPath ||
+        fresh.sharedStateMaxKeys != settings_.sharedStateMaxKeys)
         log_->emit(observe::Level::kWarn, "restart_required",
-                   {{"reason",
-                     std::string_view(
-                         "proxy.listen, proxy.workers and store.path apply at the next start")}});
+                   {{"reason", std::string_view("proxy.listen, proxy.workers, store.path and "
+                                                "plugins.shared_state_max_keys apply at the "
+                                                "next start")}});
     fresh.proxyListen = settings_.proxyListen;
     fresh.workers = settings_.workers;
     fresh.dbPath = settings_.dbPath;
+    fresh.sharedStateMaxKeys = settings_.sharedStateMaxKeys;
     const config::Settings previous = settings_;
     {
         std::lock_guard lock(runtimeMutex_);
@@ -282,7 +290,9 @@ int Gateway::run() {
         return 1;
     }
     traffic_ = std::make_unique<observe::TrafficMetrics>(settings_.effectiveWorkers());
-    pluginServices_ = {log_.get(), &sharedState_, &metrics_};
+    sharedState_ =
+        std::make_unique<plugins::SharedState>(static_cast<size_t>(settings_.sharedStateMaxKeys));
+    pluginServices_ = {log_.get(), sharedState_.get(), &metrics_};
     pluginRegistry_ = std::make_unique<plugins::PluginRegistry>(plugins::hostApi());
     pluginRuntime_ = {pluginRegistry_.get(), &pluginInstances_, &pluginServices_};
     loadPlugins("start");

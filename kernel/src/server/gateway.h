@@ -52,7 +52,7 @@ private:
     upstream::TargetRegistry targets_;
     config::SnapshotHolder snapshots_;
     // Plugins: the loader and the services instances use live as long as the process.
-    plugins::SharedState sharedState_;
+    std::unique_ptr<plugins::SharedState> sharedState_;  // sized by the INI file at start
     observe::MetricRegistry metrics_;  // plugin-defined
     std::unique_ptr<observe::TrafficMetrics> traffic_;
     std::unique_ptr<observe::SpanExporter> spans_;  // outlives the workers that submit to it

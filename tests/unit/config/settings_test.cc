@@ -88,6 +88,8 @@ TEST(LoadSettings, DefaultIniLoadsAndMatchesTheBuiltInLimits) {
     const Settings s = loadText(defaultIni());
     const Settings d = loadSettings("", {});
     EXPECT_EQ(s.dbPath, "/var/lib/gatehouse/gatehouse.db");
+    EXPECT_FALSE(s.adminShowFirstToken) << "the packaged file keeps the token out of the journal";
+    EXPECT_TRUE(d.adminShowFirstToken) << "without a file (quick start) it is shown";
     EXPECT_EQ(s.proxyListen, d.proxyListen);
     EXPECT_EQ(s.workers, d.workers);
     EXPECT_EQ(s.logLevel, "info");
@@ -205,6 +207,18 @@ log_level = debug
     EXPECT_EQ(s.tracing.serviceName, "edge");
     EXPECT_EQ(s.tracing.flushIntervalMs, 250u);
     EXPECT_EQ(s.tracing.queuePerWorker, 128u);
+}
+
+TEST(LoadSettings, SharedStateMaxKeys) {
+    EXPECT_EQ(loadSettings("", {}).sharedStateMaxKeys, 1'000'000u);
+    EXPECT_EQ(loadText(defaultIni()).sharedStateMaxKeys, 1'000'000u);
+    EXPECT_EQ(loadText("[plugins]\nshared_state_max_keys = 5000\n").sharedStateMaxKeys, 5000u);
+    EXPECT_NE(
+        loadError("[plugins]\nshared_state_max_keys = 0\n").find("plugins.shared_state_max_keys"),
+        std::string::npos);
+    EXPECT_NE(loadError("[plugins]\nshared_state_max_keys = many\n")
+                  .find("plugins.shared_state_max_keys"),
+              std::string::npos);
 }
 
 TEST(LoadSettings, ObservabilityDefaults) {
