@@ -28,11 +28,17 @@ ChainOutcome PluginRunner::request(Exchange& ex) {
         const size_t i = ps.requestCursor;
         const plugins::ChainEntry& e = entries[i];
         const plugins::LoadedPlugin& plugin = e.instance->plugin();
-        if (!plugin.onRequest || !consumerMatches(e, ps)) {
+        if (!consumerMatches(e, ps)) {
             ++ps.requestCursor;
             continue;
         }
+        // Reached: its on_response and on_log run too, also when it has no on_request (a
+        // response-only plugin).
         ps.saw[i] = 1;
+        if (!plugin.onRequest) {
+            ++ps.requestCursor;
+            continue;
+        }
         ps.current = i;
         ps.pauseIssued = false;
         ps.response.reset();

@@ -77,9 +77,10 @@ typedef struct gh_metric gh_metric;
  *   on_response may return GH_CONTINUE, GH_PAUSE or GH_FAIL (GH_RESPOND there is a GH_FAIL).
  *   on_log      its value is ignored.
  * After GH_RESPOND or GH_FAIL in on_request (and for the gateway's own error responses), the
- * response still passes through on_response of every plugin whose on_request ran, in
- * reverse order; a GH_FAIL in on_response replaces the response with a 500 and ends the
- * phase. */
+ * response still passes through on_response of every plugin the request reached (whose
+ * on_request ran, or, for a plugin without one, whose place in the chain the request
+ * passed), in reverse order; a GH_FAIL in on_response replaces the response with a 500 and
+ * ends the phase. */
 enum {
     GH_CONTINUE = 0, /* go on with the next plugin / the request */
     GH_RESPOND = 1,  /* answer now with what respond() set; the upstream is not contacted */
