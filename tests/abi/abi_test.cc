@@ -759,6 +759,41 @@ TEST(PluginAbi, RequestVariablesFollowTheirLimitsAndLiveForOneRequest) {
     }
 }
 
+// 12c. request_info (ABI 1.2): the upstream's status or the failure, the target, bytes and
+// times; reopen_generation follows SIGUSR1. "info" is response-only: it runs because the
+// request reached its place in the chain.
+
+TEST(PluginAbi, RequestInfoTellsHowTheUpstreamPartWent) {
+    Upstream up;
+    Upstream gone("gone");
+    const std::string goneAddress = gone.address();
+    gone.stop();
+    Gateway gw(
+        R"({"upstreams":[{"name":"u","targets":[{"address":")" + up.address() +
+            R"("}]},{"name":"down","targets":[{"address":")" + goneAddress + R"("}]}],"routes":[)" +
+            route("ok", "/ok") + "," +
+            R"({"name":"slow","match":{"paths":["/delay"]},"upstream":"u","timeouts":{"read_ms":300}},)" +
+            R"({"name":"down","match":{"paths":["/down"]},"upstream":"down"}],)" +
+            R"("plugins":[{"name":"info"}]})",
+        withPlugins());
+    Response r = roundTrip(gw.port(), "GET", "/ok/x");
+    ASSERT_EQ(r.status, 200);
+    EXPECT_EQ(r.header("X-Info"),
+              "status=200 error=0 address=" + up.address() + " in=1 start=1 upstream=1 refused=1");
+    r = roundTrip(gw.port(), "GET", "/down/x");
+    EXPECT_EQ(r.status, 502);
+    EXPECT_EQ(r.header("X-Info"),
+              "status=0 error=2 address=" + goneAddress + " in=1 start=1 upstream=0 refused=1");
+    r = roundTrip(gw.port(), "GET", "/delay/1000");
+    EXPECT_EQ(r.status, 504);
+    EXPECT_EQ(r.header("X-Info"),
+              "status=0 error=3 address=" + up.address() + " in=1 start=1 upstream=0 refused=1");
+    EXPECT_EQ(r.header("X-Info-Reopen"), "0");
+    gw.process().signal(SIGUSR1);
+    EXPECT_TRUE(eventually(
+        [&] { return roundTrip(gw.port(), "GET", "/ok/x").header("X-Info-Reopen") == "1"; }));
+}
+
 // ---------------------------------------------------------------------------------------------
 // 13. on_log and on_done come however the request ends, a client disconnect included.
 

@@ -257,6 +257,12 @@ int32_t varGet(gh_request* r, gh_str name, gh_str* value) {
         0);
 }
 
+uint64_t reopenGeneration(gh_instance_host* h) {
+    return h && h->services && h->services->reopenGeneration
+               ? h->services->reopenGeneration->load(std::memory_order_relaxed)
+               : 0;
+}
+
 /// Copies the fields of `from` that fit in the caller's struct (struct_size: a plugin built
 /// against a later minor passes a larger struct; an older one cannot call this at all).
 template <typename T>
@@ -300,6 +306,26 @@ int32_t credentialFind(gh_request* r, int32_t type, gh_str lookup, gh_consumer* 
                 c.kid = str(crv.kid);
                 fill(credential, c);
             }
+            return 1;
+        },
+        0);
+}
+
+int32_t requestInfo(gh_request* r, gh_request_info* info) {
+    return guarded(
+        [&]() -> int32_t {
+            if (!access(r) || !info || info->struct_size < sizeof(uint32_t)) return 0;
+            const RequestInfoView v = access(r)->requestInfo();
+            gh_request_info full{};
+            full.upstream_status = v.upstreamStatus;
+            full.upstream_error = v.upstreamError;
+            full.upstream_address = str(v.upstreamAddress);
+            full.bytes_in = v.bytesIn;
+            full.bytes_out = v.bytesOut;
+            full.start_unix_us = v.startUnixUs;
+            full.total_us = v.totalUs;
+            full.upstream_us = v.upstreamUs;
+            fill(info, full);
             return 1;
         },
         0);
@@ -442,7 +468,7 @@ gh_host_api makeTable() {
     t.abi_major = GH_ABI_MAJOR;
     t.abi_minor = GH_ABI_MINOR;
     t.features = GH_FEATURE_PAUSE | GH_FEATURE_BODY | GH_FEATURE_SHARED_STATE | GH_FEATURE_METRICS |
-                 GH_FEATURE_CONSUMERS | GH_FEATURE_VARS;
+                 GH_FEATURE_CONSUMERS | GH_FEATURE_VARS | GH_FEATURE_REQUEST_INFO;
     t.log = hostLog;
     t.request_method = requestMethod;
     t.request_path = requestPath;
@@ -471,6 +497,8 @@ gh_host_api makeTable() {
     t.consumer_get = consumerGet;
     t.var_set = varSet;
     t.var_get = varGet;
+    t.request_info = requestInfo;
+    t.reopen_generation = reopenGeneration;
     t.monotonic_ns = monotonicNs;
     t.unix_ms = unixMs;
     t.pause = pause;

@@ -2,6 +2,7 @@
 
 #include <gatehouse/plugin.h>
 
+#include <atomic>
 #include <functional>
 #include <memory>
 #include <string>
@@ -27,6 +28,18 @@ struct ConsumerView {
     std::string_view username;
     std::string_view customId;
     std::string_view roles;  // comma-separated
+};
+
+/// gh_request_info as the proxy reports it.
+struct RequestInfoView {
+    int upstreamStatus = 0;
+    int upstreamError = 0;  // GH_UPSTREAM_*
+    std::string_view upstreamAddress;
+    uint64_t bytesIn = 0;
+    uint64_t bytesOut = 0;
+    int64_t startUnixUs = 0;
+    int64_t totalUs = 0;
+    int64_t upstreamUs = -1;
 };
 
 /// A configured credential as the plugin ABI shows it.
@@ -76,6 +89,7 @@ public:
     /// removes the name; false when the request holds kMaxVars names already.
     virtual bool setVar(std::string_view name, std::string_view value) = 0;
     virtual const std::string* var(std::string_view name) = 0;
+    virtual RequestInfoView requestInfo() = 0;
 
 protected:
     ~RequestAccess() = default;
@@ -87,6 +101,7 @@ struct PluginServices {
     observe::EventLog* log = nullptr;
     SharedState* state = nullptr;
     observe::MetricRegistry* metrics = nullptr;
+    const std::atomic<uint64_t>* reopenGeneration = nullptr;  // bumped on SIGUSR1
 };
 
 /// The process's host function table (static storage, immutable).

@@ -24,6 +24,7 @@ std::string featureNames(uint64_t bits) {
         {GH_FEATURE_METRICS, "metrics"},
         {GH_FEATURE_CONSUMERS, "consumers"},
         {GH_FEATURE_VARS, "vars"},
+        {GH_FEATURE_REQUEST_INFO, "request-info"},
     };
     std::string out;
     for (const auto& [bit, name] : kNames) {

@@ -5,6 +5,7 @@
 
 #include <Poco/Exception.h>
 
+#include <chrono>
 #include <cstring>
 
 #include "config/credentials.h"
@@ -594,6 +595,7 @@ void ClientConnection::route() {
     }
     PluginState& ps = ex.plugins;
     ps.chain = &chain;
+    if (chain.phases & GH_PHASE_LOG) ex.timed = true;  // on_log plugins read the timings
     ps.ctx.assign(chain.entries.size(), nullptr);
     ps.saw.assign(chain.entries.size(), 0);
     if ((chain.phases & GH_PHASE_REQUEST_BODY) && ex.req.hasBody()) {
@@ -640,6 +642,7 @@ void ClientConnection::proceedUpstream() {
     const config::UpstreamRuntime& u = snap.upstreams[ex.route->destination];
     const int idx = u.balancer->pick({clientIp_, &ex.req.headers}, worker_.index());
     if (idx < 0) {
+        ex.upstreamError = GH_UPSTREAM_NO_TARGET;
         respondLocal(503, "no upstream target available", false);
         return;
     }
@@ -692,6 +695,7 @@ void ClientConnection::dispatch(bool fresh) {
                                {{"target", std::string_view((*ex.target)->address)},
                                 {"reason", std::string_view(e.what())},
                                 {"request_id", ex.requestId}});
+            ex.upstreamError = GH_UPSTREAM_CONNECT_FAILED;
             respondLocal(502, "upstream connection failed", false);
             return;
         }
@@ -960,6 +964,7 @@ http::ParserSink::HeadAction ClientConnection::onUpstreamHead(upstream::Upstream
                                                               const char* base) {
     Exchange& ex = *ex_;
     if (ex.timed) ex.upstreamHeadUs = net::monotonicUs();
+    ex.upstreamStatus = p.statusCode();
     http::ResponseHead& resp = ex.resp;
     resp.raw.assign(base, p.headLength());
     resp.headers.clear();
@@ -1062,6 +1067,12 @@ void ClientConnection::onUpstreamFailure(upstream::UpstreamConnection& c,
         schedule();
         return;
     }
+    ex.upstreamError = f == upstream::UpstreamFailure::kConnectFailed ? GH_UPSTREAM_CONNECT_FAILED
+                       : f == upstream::UpstreamFailure::kConnectTimeout ||
+                               f == upstream::UpstreamFailure::kSendTimeout ||
+                               f == upstream::UpstreamFailure::kReadTimeout
+                           ? GH_UPSTREAM_TIMEOUT
+                           : GH_UPSTREAM_BROKEN;
     worker_.log().emit(observe::Level::kWarn, "upstream_failed",
                        {{"target", std::string_view((*ex.target)->address)},
                         {"reason", std::string_view(upstream::describe(f))},
@@ -1256,6 +1267,25 @@ bool ClientConnection::setVar(std::string_view name, std::string_view value) {
     if (vars.size() >= plugins::kMaxVars) return false;
     vars.emplace_back(name, value);
     return true;
+}
+
+plugins::RequestInfoView ClientConnection::requestInfo() {
+    const Exchange& ex = *ex_;
+    plugins::RequestInfoView v;
+    v.upstreamStatus = ex.upstreamStatus;
+    v.upstreamError = ex.upstreamError;
+    if (ex.target) v.upstreamAddress = (*ex.target)->address;
+    v.bytesIn = ex.bytesIn;
+    v.bytesOut = ex.bytesOut;
+    const uint64_t now = net::monotonicUs();
+    v.totalUs = static_cast<int64_t>(now - ex.startUs);
+    const int64_t unixNowUs = std::chrono::duration_cast<std::chrono::microseconds>(
+                                  std::chrono::system_clock::now().time_since_epoch())
+                                  .count();
+    v.startUnixUs = unixNowUs - v.totalUs;
+    if (ex.dispatchUs && ex.upstreamHeadUs >= ex.dispatchUs)
+        v.upstreamUs = static_cast<int64_t>(ex.upstreamHeadUs - ex.dispatchUs);
+    return v;
 }
 
 const std::string* ClientConnection::var(std::string_view name) {

@@ -140,6 +140,7 @@ private:
     bool currentConsumer(plugins::ConsumerView* consumer) override;
     bool setVar(std::string_view name, std::string_view value) override;
     const std::string* var(std::string_view name) override;
+    plugins::RequestInfoView requestInfo() override;
     gh_resumer* pause() override;
     bool currentPluginHas(uint32_t phaseBit) const;
 

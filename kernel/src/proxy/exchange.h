@@ -110,6 +110,8 @@ struct Exchange {
     ClientFraming clientFraming = ClientFraming::kNone;
     int status = 0;
     uint64_t startUs = 0;
+    int upstreamStatus = 0;  // the upstream's response status, 0 until one arrives
+    int upstreamError = 0;   // GH_UPSTREAM_*: why no (complete) upstream response
 
     // Observability. The timestamps are taken only when `timed` (metrics or span export on).
     bool timed = false;

@@ -292,7 +292,7 @@ int Gateway::run() {
     traffic_ = std::make_unique<observe::TrafficMetrics>(settings_.effectiveWorkers());
     sharedState_ =
         std::make_unique<plugins::SharedState>(static_cast<size_t>(settings_.sharedStateMaxKeys));
-    pluginServices_ = {log_.get(), sharedState_.get(), &metrics_};
+    pluginServices_ = {log_.get(), sharedState_.get(), &metrics_, &reopenGeneration_};
     pluginRegistry_ = std::make_unique<plugins::PluginRegistry>(plugins::hostApi());
     pluginRuntime_ = {pluginRegistry_.get(), &pluginInstances_, &pluginServices_};
     loadPlugins("start");
@@ -354,6 +354,7 @@ int Gateway::run() {
             reload();
         } else if (sig == SIGUSR1) {
             log_->reopen();
+            reopenGeneration_.fetch_add(1, std::memory_order_relaxed);
             log_->emit(observe::Level::kInfo, "logs_reopened");
         } else {
             break;

@@ -52,8 +52,10 @@ private:
     upstream::TargetRegistry targets_;
     config::SnapshotHolder snapshots_;
     // Plugins: the loader and the services instances use live as long as the process.
-    std::unique_ptr<plugins::SharedState> sharedState_;  // sized by the INI file at start
-    observe::MetricRegistry metrics_;  // plugin-defined
+    // Sized by the INI file ([plugins] shared_state_max_keys) at start.
+    std::unique_ptr<plugins::SharedState> sharedState_;
+    std::atomic<uint64_t> reopenGeneration_{0};  // SIGUSR1s: plugins reopen their files
+    observe::MetricRegistry metrics_;            // plugin-defined
     std::unique_ptr<observe::TrafficMetrics> traffic_;
     std::unique_ptr<observe::SpanExporter> spans_;  // outlives the workers that submit to it
     plugins::PluginServices pluginServices_;

@@ -106,8 +106,9 @@ enum {
     GH_FEATURE_BODY = 1u << 1,
     GH_FEATURE_SHARED_STATE = 1u << 2,
     GH_FEATURE_METRICS = 1u << 3,
-    GH_FEATURE_CONSUMERS = 1u << 4, /* ABI 1.1: credential_find, consumer_get */
-    GH_FEATURE_VARS = 1u << 5       /* ABI 1.2: var_set, var_get */
+    GH_FEATURE_CONSUMERS = 1u << 4,   /* ABI 1.1: credential_find, consumer_get */
+    GH_FEATURE_VARS = 1u << 5,        /* ABI 1.2: var_set, var_get */
+    GH_FEATURE_REQUEST_INFO = 1u << 6 /* ABI 1.2: request_info, reopen_generation */
 };
 
 /* Credential types for credential_find (ABI 1.1). */
@@ -139,6 +140,30 @@ typedef struct gh_credential {
     gh_str issuer;
     gh_str kid;
 } gh_credential;
+
+/* How the upstream part of a request went (gh_request_info.upstream_error, ABI 1.2). */
+enum {
+    GH_UPSTREAM_OK = 0,             /* a response head arrived, or no upstream was involved yet */
+    GH_UPSTREAM_NO_TARGET = 1,      /* no target could be chosen (503) */
+    GH_UPSTREAM_CONNECT_FAILED = 2, /* refused, unreachable (502) */
+    GH_UPSTREAM_TIMEOUT = 3,        /* connect, send or read timeout (504) */
+    GH_UPSTREAM_BROKEN = 4          /* closed, reset or answered something that is not HTTP (502) */
+};
+
+/* What the gateway knows about a request's progress (request_info, ABI 1.2). The caller sets
+ * struct_size; the host fills the fields that fit. Times are microseconds. */
+typedef struct gh_request_info {
+    uint32_t struct_size;
+    int32_t upstream_status; /* the upstream's response status; 0 when none arrived */
+    int32_t upstream_error;  /* GH_UPSTREAM_* */
+    uint32_t reserved;
+    gh_str upstream_address; /* the target chosen ("host:port"); empty when none was */
+    uint64_t bytes_in;       /* bytes read from the client for this request so far */
+    uint64_t bytes_out;      /* bytes written to the client for this request so far */
+    int64_t start_unix_us;   /* wall clock when the request head was complete */
+    int64_t total_us;        /* from then to now (in on_log: to the last byte queued) */
+    int64_t upstream_us;     /* request sent upstream to its response head; -1 if none */
+} gh_request_info;
 
 /* Which message a header or body function acts on. */
 enum { GH_REQUEST = 0, GH_RESPONSE = 1 };
@@ -310,6 +335,15 @@ typedef struct gh_host_api {
      * plugins' (docs/plugin-abi.md). */
     int32_t (*var_set)(gh_request* r, gh_str name, gh_str value);
     int32_t (*var_get)(gh_request* r, gh_str name, gh_str* value);
+
+    /* (GH_FEATURE_REQUEST_INFO) The request's progress: the upstream target and its status or
+     * failure, bytes and times, for logging and circuit breaking. Any phase; in on_log it is
+     * final. Returns 1, or 0 when `info` is NULL or too small for struct_size. */
+    int32_t (*request_info)(gh_request* r, gh_request_info* info);
+    /* (GH_FEATURE_REQUEST_INFO) How many times the operator asked the gateway to reopen its
+     * log files (SIGUSR1). A plugin writing its own files reopens them when this changes.
+     * Any thread. */
+    uint64_t (*reopen_generation)(gh_instance_host* instance);
 } gh_host_api;
 
 /* ---------------------------------------------------------------------------------------

@@ -329,6 +329,17 @@ public:
         }
         return toConsumer(c);
     }
+    /** The request's progress (GH_FEATURE_REQUEST_INFO): upstream target, status or failure,
+     * bytes, times. nullopt on a host without it. */
+    std::optional<gh_request_info> info() const noexcept {
+        if (!GATEHOUSE_REQ_HAS_(request_info)) return std::nullopt;
+        gh_request_info i;
+        std::memset(&i, 0, sizeof i);
+        i.struct_size = static_cast<std::uint32_t>(sizeof i);
+        if (api_->request_info(r_, &i) == 0) return std::nullopt;
+        return i;
+    }
+
     /** Sets a request variable (GH_FEATURE_VARS): a value later plugins of this request read
      * with var() and the client cannot set. An empty value removes it. */
     bool setVar(std::string_view name, std::string_view value) const noexcept {
@@ -495,6 +506,10 @@ public:
     }
     std::int64_t unixMs() const noexcept {
         return GATEHOUSE_HOST_HAS(api_, unix_ms) ? api_->unix_ms() : 0;
+    }
+    /** How many times the operator asked for log files to be reopened (SIGUSR1; ABI 1.2). */
+    std::uint64_t reopenGeneration() const noexcept {
+        return GATEHOUSE_HOST_HAS(api_, reopen_generation) ? api_->reopen_generation(instance_) : 0;
     }
 
     /** Wakes a paused request (see Request::pause). */

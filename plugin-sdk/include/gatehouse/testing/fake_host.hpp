@@ -365,6 +365,14 @@ public:
     /// Request variables (ABI 1.2): what var_set stored; set entries to act as an earlier
     /// plugin of the request would have (e.g. "auth.roles" for an authorization plugin).
     std::map<std::string, std::string, std::less<>> vars;
+    /// What request_info reports (ABI 1.2): set it as the gateway would have measured.
+    struct Info {
+        std::int32_t upstreamStatus = 0;
+        std::int32_t upstreamError = GH_UPSTREAM_OK;
+        std::string upstreamAddress;
+        std::uint64_t bytesIn = 0, bytesOut = 0;
+        std::int64_t startUnixUs = 0, totalUs = 0, upstreamUs = -1;
+    } info;
 
     /// Consumers and credentials as the gateway's configuration would have them (ABI 1.1):
     /// credential_find looks credentials up by (type, lookup) — for key-auth, `lookup` is the
@@ -506,9 +514,9 @@ private:
  */
 class FakeHost {
 public:
-    static constexpr std::uint64_t kAllFeatures = GH_FEATURE_PAUSE | GH_FEATURE_BODY |
-                                                  GH_FEATURE_SHARED_STATE | GH_FEATURE_METRICS |
-                                                  GH_FEATURE_CONSUMERS | GH_FEATURE_VARS;
+    static constexpr std::uint64_t kAllFeatures =
+        GH_FEATURE_PAUSE | GH_FEATURE_BODY | GH_FEATURE_SHARED_STATE | GH_FEATURE_METRICS |
+        GH_FEATURE_CONSUMERS | GH_FEATURE_VARS | GH_FEATURE_REQUEST_INFO;
 
     struct Options {
         std::uint64_t features = kAllFeatures;  // what gh_host_api.features reports
@@ -583,6 +591,9 @@ public:
     /** The pause timeout: every paused request fails (status 504, lastAction GH_FAIL,
      * timedOut); a later resume of its handle does nothing. Returns how many. */
     std::size_t expirePaused();
+
+    /** What the gateway does on SIGUSR1: plugins see reopen_generation() change. */
+    void reopenLogs() noexcept { reopenGeneration_.fetch_add(1); }
 
     /** Freezes the process-wide fake clock at `unixMs` (monotonic time freezes too). */
     static void setTime(std::int64_t unixMs) noexcept {
@@ -721,6 +732,7 @@ private:
     std::condition_variable resumed_;
     std::vector<LogLine> logs_;
     std::vector<std::string> violations_;
+    std::atomic<std::uint64_t> reopenGeneration_{0};
     std::list<std::unique_ptr<detail::InstanceState>> instances_;
     std::map<std::string, std::unique_ptr<detail::MetricState>> metrics_;
     std::list<std::unique_ptr<detail::ResumerState>> resumers_;  // kept to detect reuse
@@ -1011,6 +1023,28 @@ struct Api {
         } catch (...) {
             return 0;
         }
+    }
+
+    static std::int32_t request_info(gh_request* r, gh_request_info* out) noexcept {
+        FakeRequest* q = request(r, "request_info");
+        if (q == nullptr || out == nullptr || out->struct_size < sizeof(std::uint32_t)) return 0;
+        gh_request_info full;
+        std::memset(&full, 0, sizeof full);
+        full.upstream_status = q->info.upstreamStatus;
+        full.upstream_error = q->info.upstreamError;
+        full.upstream_address = q->borrow(q->info.upstreamAddress);
+        full.bytes_in = q->info.bytesIn;
+        full.bytes_out = q->info.bytesOut;
+        full.start_unix_us = q->info.startUnixUs;
+        full.total_us = q->info.totalUs;
+        full.upstream_us = q->info.upstreamUs;
+        copyFields(out, full);
+        return 1;
+    }
+
+    static std::uint64_t reopen_generation(gh_instance_host* h) noexcept {
+        InstanceState* s = instance(h);
+        return s != nullptr && s->host != nullptr ? s->host->reopenGeneration_.load() : 0;
     }
 
     // The real host's rules: name [a-z0-9._-]{1,64}, value <= 4096 bytes, <= 32 names.
@@ -1395,6 +1429,8 @@ inline FakeHost::FakeHost(Options options) : options_(options) {
     api_.consumer_get = &detail::Api::consumer_get;
     api_.var_set = &detail::Api::var_set;
     api_.var_get = &detail::Api::var_get;
+    api_.request_info = &detail::Api::request_info;
+    api_.reopen_generation = &detail::Api::reopen_generation;
     useRealTime();
 }
 
@@ -1474,7 +1510,8 @@ inline std::string FakeHost::check(const gh_plugin_descriptor* d) const {
             {GH_FEATURE_SHARED_STATE, "shared-state"},
             {GH_FEATURE_METRICS, "metrics"},
             {GH_FEATURE_CONSUMERS, "consumers"},
-            {GH_FEATURE_VARS, "vars"}};
+            {GH_FEATURE_VARS, "vars"},
+            {GH_FEATURE_REQUEST_INFO, "request-info"}};
         std::uint64_t rest = missing;
         for (const auto& n : names) {
             if ((rest & n.first) != 0) {
