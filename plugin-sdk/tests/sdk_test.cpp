@@ -545,6 +545,7 @@ void testConsumerLookup() {
     CHECK(ok.consumerId == "c-1" && ok.requestHeader("X-Roles") == "admin,dev");
     CHECK(ok.requestHeader("X-Credential") == "cred-1");
     CHECK(ok.vars.size() == 1 && ok.vars["auth.subject"] == "alice");
+    CHECK(!host.status(c.instance));  // registered (ABI 1.2), reports nothing
     FakeRequest seeded;  // a variable an earlier plugin of the request would have set
     seeded.credentials = {key};
     seeded.requestHeaders = {{"apikey", "secret-key"}};

@@ -399,6 +399,33 @@ struct ConsumerKind {
     }
 };
 
+/// GET /plugins/{id}/status: the plugin instance's own report of its runtime state (a circuit
+/// breaker's states, say), next to which configured instance it is.
+ApiResponse pluginStatus(const std::string& idOrName, config::ConfigService& config,
+                         const StatusSource& status) {
+    const auto snap = config.current();
+    const config::PluginSpec* spec = nullptr;
+    for (const auto& p : snap->doc->plugins)
+        if (p.meta.id == idOrName) spec = &p;
+    if (!spec) throw ApiError{404, "no plugin instance '" + idOrName + "'", {}, {}};
+    Object::Ptr o = new Object(Poco::JSON_PRESERVE_KEY_ORDER);
+    o->set("id", spec->meta.id);
+    o->set("name", spec->meta.name);
+    o->set("route", spec->route.empty() ? Poco::Dynamic::Var() : Poco::Dynamic::Var(spec->route));
+    o->set("enabled", spec->enabled);
+    Poco::Dynamic::Var report;
+    if (spec->enabled)
+        if (const auto text = status.pluginStatus(spec->meta.name, spec->config)) {
+            try {
+                report = Poco::JSON::Parser().parse(*text);
+            } catch (const Poco::Exception&) {
+                o->set("status_error", "the plugin's status is not JSON");
+            }
+        }
+    o->set("status", report);
+    return json(200, o);
+}
+
 /// GET /plugins/available: what the loader accepted, with each plugin's schema, and what it
 /// refused and why.
 ApiResponse availablePlugins(const plugins::PluginRegistry* registry) {
@@ -751,6 +778,9 @@ ApiResponse AdminApi::handle(const ApiRequest& request) const {
             response = handleCredentials(call, config_);
         } else if (first == "consumers") {
             response = handleEntities<ConsumerKind>(call, config_);
+        } else if (first == "plugins" && s.size() == 3 && s[2] == "status") {
+            if (req.method != "GET") throw methodNotAllowed("GET");
+            response = pluginStatus(s[1], config_, status_);
         } else if (first == "plugins" && s.size() == 2 && s[1] == "available") {
             if (req.method != "GET") throw methodNotAllowed("GET");
             response = availablePlugins(plugins_);

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -32,6 +33,12 @@ public:
     virtual void appendMetrics(std::string& /*out*/) const {}
     /// The live view: every route's last minute.
     virtual std::vector<observe::RouteStatus> routeStatus() const { return {}; }
+    /// What the live instance of plugin `name` with `config` reports (instance_status, JSON
+    /// text); nullopt when there is no such instance or it reports nothing.
+    virtual std::optional<std::string> pluginStatus(const std::string& /*name*/,
+                                                    const std::string& /*config*/) const {
+        return std::nullopt;
+    }
 };
 
 struct ApiRequest {

@@ -257,6 +257,10 @@ int32_t varGet(gh_request* r, gh_str name, gh_str* value) {
         0);
 }
 
+void statusRegister(gh_instance_host* h, int32_t (*status)(void*, char*, size_t, size_t*)) {
+    if (h) h->status = status;
+}
+
 uint64_t reopenGeneration(gh_instance_host* h) {
     return h && h->services && h->services->reopenGeneration
                ? h->services->reopenGeneration->load(std::memory_order_relaxed)
@@ -499,6 +503,7 @@ gh_host_api makeTable() {
     t.var_get = varGet;
     t.request_info = requestInfo;
     t.reopen_generation = reopenGeneration;
+    t.status_register = statusRegister;
     t.monotonic_ns = monotonicNs;
     t.unix_ms = unixMs;
     t.pause = pause;

@@ -119,6 +119,8 @@ struct gh_instance_host {
     gatehouse::plugins::PluginServices* services = nullptr;
     std::string plugin;  // the plugin's name: log attribution, metric label, state namespace
     std::vector<std::shared_ptr<gatehouse::observe::MetricRegistry::Metric>> metrics;
+    // status_register (ABI 1.2): how the instance reports its state; set in instance_create.
+    int32_t (*status)(void* instance, char* buf, size_t capacity, size_t* length) = nullptr;
 };
 
 /// The ABI's opaque resumer: wakes the paused request (posts to its worker) once.

@@ -41,4 +41,27 @@ std::shared_ptr<PluginInstance> InstanceCache::get(
     return fresh;
 }
 
+std::shared_ptr<PluginInstance> InstanceCache::find(const LoadedPlugin* plugin,
+                                                    const std::string& config) {
+    std::lock_guard lock(mutex_);
+    auto it = cache_.find({plugin, config});
+    return it == cache_.end() ? nullptr : it->second.lock();
+}
+
+std::optional<std::string> PluginInstance::status() const {
+    if (!host_.status) return std::nullopt;
+    std::string buf(4096, '\0');
+    for (int attempt = 0; attempt < 3; ++attempt) {
+        size_t length = 0;
+        if (!host_.status(handle_, buf.data(), buf.size(), &length)) return std::nullopt;
+        if (length <= buf.size()) {
+            buf.resize(length);
+            return buf;
+        }
+        if (length > (16u << 20)) return std::nullopt;  // not a status any more
+        buf.assign(length, '\0');
+    }
+    return std::nullopt;
+}
+
 }  // namespace gatehouse::plugins

@@ -3,6 +3,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -27,6 +28,8 @@ public:
     const LoadedPlugin& plugin() const { return *plugin_; }
     void* handle() const { return handle_; }
     const std::string& config() const { return config_; }
+    /// instance_status as JSON text; nullopt when the plugin shows none.
+    std::optional<std::string> status() const;
 
 private:
     PluginInstance() = default;
@@ -43,6 +46,8 @@ public:
     std::shared_ptr<PluginInstance> get(const std::shared_ptr<const LoadedPlugin>& plugin,
                                         const std::string& config, PluginServices& services,
                                         std::string* error);
+    /// The live instance for (plugin, config), if any; never creates one.
+    std::shared_ptr<PluginInstance> find(const LoadedPlugin* plugin, const std::string& config);
 
 private:
     std::mutex mutex_;

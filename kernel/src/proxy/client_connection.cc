@@ -640,7 +640,8 @@ void ClientConnection::proceedUpstream() {
     Exchange& ex = *ex_;
     const config::Snapshot& snap = *ex.snapshot;
     const config::UpstreamRuntime& u = snap.upstreams[ex.route->destination];
-    const int idx = u.balancer->pick({clientIp_, &ex.req.headers}, worker_.index());
+    int idx = u.balancer->pick({clientIp_, &ex.req.headers}, worker_.index());
+    if (idx >= 0 && !ex.plugins.vars.empty()) idx = avoidTargets(u, idx);
     if (idx < 0) {
         ex.upstreamError = GH_UPSTREAM_NO_TARGET;
         respondLocal(503, "no upstream target available", false);
@@ -1267,6 +1268,27 @@ bool ClientConnection::setVar(std::string_view name, std::string_view value) {
     if (vars.size() >= plugins::kMaxVars) return false;
     vars.emplace_back(name, value);
     return true;
+}
+
+int ClientConnection::avoidTargets(const config::UpstreamRuntime& u, int picked) const {
+    const std::string* avoid = nullptr;
+    for (const auto& [name, value] : ex_->plugins.vars)
+        if (name == "upstream.avoid") avoid = &value;
+    if (!avoid) return picked;
+    auto avoided = [&](size_t i) {
+        bool found = false;
+        http::forEachListElement(*avoid, [&](std::string_view a) {
+            if (a == u.targets[i]->address) found = true;
+        });
+        return found;
+    };
+    // The balancer's choice if allowed, else the next allowed target in order.
+    const size_t n = u.targets.size();
+    for (size_t k = 0; k < n; ++k) {
+        const size_t i = (static_cast<size_t>(picked) + k) % n;
+        if (!avoided(i)) return static_cast<int>(i);
+    }
+    return -1;
 }
 
 plugins::RequestInfoView ClientConnection::requestInfo() {

@@ -141,6 +141,9 @@ private:
     bool setVar(std::string_view name, std::string_view value) override;
     const std::string* var(std::string_view name) override;
     plugins::RequestInfoView requestInfo() override;
+    /// `picked`, or the next target not named in the request variable upstream.avoid (a
+    /// circuit breaker's open targets); -1 when every target is avoided.
+    int avoidTargets(const config::UpstreamRuntime& u, int picked) const;
     gh_resumer* pause() override;
     bool currentPluginHas(uint32_t phaseBit) const;
 

@@ -136,6 +136,15 @@ std::vector<observe::RouteStatus> Gateway::routeStatus() const {
     return traffic_->routeStatus(net::monotonicMs());
 }
 
+std::optional<std::string> Gateway::pluginStatus(const std::string& name,
+                                                 const std::string& config) const {
+    if (!pluginRegistry_) return std::nullopt;
+    const auto loaded = pluginRegistry_->find(name);
+    if (!loaded) return std::nullopt;
+    const auto instance = pluginInstances_.find(loaded.get(), config);
+    return instance ? instance->status() : std::nullopt;
+}
+
 bool Gateway::startAdmin() {
     if (settings_.adminListen == "off") return true;
     token_ = std::make_unique<admin::AdminToken>(*store_);

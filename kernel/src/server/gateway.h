@@ -37,6 +37,8 @@ private:
     admin::GatewayStatus status() const override;
     void appendMetrics(std::string& out) const override;
     std::vector<observe::RouteStatus> routeStatus() const override;
+    std::optional<std::string> pluginStatus(const std::string& name,
+                                            const std::string& config) const override;
     bool startAdmin();
     bool loadAndPublish(const char* reason);
     void reload();
@@ -60,7 +62,7 @@ private:
     std::unique_ptr<observe::SpanExporter> spans_;  // outlives the workers that submit to it
     plugins::PluginServices pluginServices_;
     std::unique_ptr<plugins::PluginRegistry> pluginRegistry_;
-    plugins::InstanceCache pluginInstances_;
+    mutable plugins::InstanceCache pluginInstances_;  // find() from the admin API locks it
     plugins::PluginRuntime pluginRuntime_;
     std::unique_ptr<config::ConfigService> config_;
     mutable std::mutex runtimeMutex_;  // settings_.runtime is read by admin threads too

@@ -344,6 +344,15 @@ typedef struct gh_host_api {
      * log files (SIGUSR1). A plugin writing its own files reopens them when this changes.
      * Any thread. */
     uint64_t (*reopen_generation)(gh_instance_host* instance);
+    /* (GH_FEATURE_REQUEST_INFO) Registers, from instance_create, how the instance reports its
+     * runtime state (a circuit breaker's states, say) as one JSON value, which the admin API
+     * shows at GET /plugins/{id}/status. The host calls `status` on a control thread while
+     * requests run (synchronize): it writes at most `capacity` bytes to `buf`, sets *length
+     * to the full length and returns 1, or returns 0 when there is nothing to show; a longer
+     * value is asked for again with a larger buffer. */
+    void (*status_register)(gh_instance_host* instance,
+                            int32_t (*status)(void* instance, char* buf, size_t capacity,
+                                              size_t* length));
 } gh_host_api;
 
 /* ---------------------------------------------------------------------------------------

@@ -483,6 +483,9 @@ public:
         return Action::Continue;
     }
     /** on_log, after the last byte went to the client. */
+    /** The instance's runtime state as JSON for GET /plugins/{id}/status (ABI 1.2); empty:
+     * nothing to show. Control thread, concurrently with requests. */
+    virtual std::string status() const { return {}; }
     virtual void onLog(Request& request, void** ctx) {
         (void)request;
         (void)ctx;
@@ -610,6 +613,8 @@ struct Thunks {
         try {
             T* object = new T(host, instanceHost, view(config));
             *instance = object;
+            if (GATEHOUSE_HOST_HAS(host, status_register))
+                host->status_register(instanceHost, &Thunks<T>::status);
             return 1;
         } catch (const std::exception& e) {
             writeLine(error, errorCapacity, e.what());
@@ -658,6 +663,22 @@ struct Thunks {
             p.onLog(q, c);
             return static_cast<std::int32_t>(GH_CONTINUE);
         });
+    }
+    static std::int32_t status(void* instance, char* buf, std::size_t capacity,
+                               std::size_t* length) noexcept {
+        T* object = static_cast<T*>(instance);
+        try {
+            const std::string text = object->status();
+            if (text.empty() || length == nullptr) return 0;
+            *length = text.size();
+            if (buf != nullptr) std::memcpy(buf, text.data(), std::min(capacity, text.size()));
+            return 1;
+        } catch (const std::exception& e) {
+            logException(object, "instance_status", e.what());
+        } catch (...) {
+            logException(object, "instance_status", "unknown exception");
+        }
+        return 0;
     }
     static void onDone(void* instance, void* ctx) noexcept {
         T* object = static_cast<T*>(instance);

@@ -294,6 +294,7 @@ struct InstanceState {
     void* instance = nullptr;
     bool creating = false;
     bool destroyed = false;
+    std::int32_t (*status)(void*, char*, std::size_t, std::size_t*) = nullptr;  // 1.2
 };
 
 struct MetricState {
@@ -591,6 +592,9 @@ public:
     /** The pause timeout: every paused request fails (status 504, lastAction GH_FAIL,
      * timedOut); a later resume of its handle does nothing. Returns how many. */
     std::size_t expirePaused();
+    /** What the instance reports for GET /plugins/{id}/status (status_register, ABI 1.2);
+     * nullopt when it registered nothing or reports nothing. */
+    std::optional<std::string> status(void* instance) const;
 
     /** What the gateway does on SIGUSR1: plugins see reopen_generation() change. */
     void reopenLogs() noexcept { reopenGeneration_.fetch_add(1); }
@@ -1042,6 +1046,17 @@ struct Api {
         return 1;
     }
 
+    static void status_register(gh_instance_host* h, std::int32_t (*fn)(void*, char*, std::size_t,
+                                                                        std::size_t*)) noexcept {
+        InstanceState* s = instance(h);
+        if (!usable(s, "status_register")) return;
+        if (!s->creating) {
+            s->host->violation(s->plugin + ": status_register called outside instance_create");
+            return;
+        }
+        s->status = fn;
+    }
+
     static std::uint64_t reopen_generation(gh_instance_host* h) noexcept {
         InstanceState* s = instance(h);
         return s != nullptr && s->host != nullptr ? s->host->reopenGeneration_.load() : 0;
@@ -1431,6 +1446,7 @@ inline FakeHost::FakeHost(Options options) : options_(options) {
     api_.var_get = &detail::Api::var_get;
     api_.request_info = &detail::Api::request_info;
     api_.reopen_generation = &detail::Api::reopen_generation;
+    api_.status_register = &detail::Api::status_register;
     useRealTime();
 }
 
@@ -1607,6 +1623,23 @@ inline FakeHost::Created FakeHost::create(const gh_plugin_descriptor& d,
         if (out.error.empty()) out.error = "(no reason)";
     }
     return out;
+}
+
+inline std::optional<std::string> FakeHost::status(void* instance) const {
+    for (const auto& s : instances_) {
+        if (s->instance != instance || s->destroyed || s->status == nullptr) continue;
+        std::string buf(256, '\0');
+        for (int attempt = 0; attempt < 2; ++attempt) {
+            std::size_t length = 0;
+            if (s->status(instance, &buf[0], buf.size(), &length) == 0) return std::nullopt;
+            if (length <= buf.size()) {
+                buf.resize(length);
+                return buf;
+            }
+            buf.assign(length, '\0');
+        }
+    }
+    return std::nullopt;
 }
 
 inline void FakeHost::destroy(const gh_plugin_descriptor& d, void* instance) {
