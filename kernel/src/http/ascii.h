@@ -1,5 +1,6 @@
 #pragma once
 
+#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <string>
@@ -38,10 +39,22 @@ inline std::string_view trimOws(std::string_view s) {
 }
 
 /// RFC 9110 tchar.
+/// RFC 9110 tchar, as a table: header names are checked on every plugin header call.
+inline constexpr auto kTokenChars = [] {
+    std::array<bool, 256> t{};
+    for (int c = '0'; c <= '9'; ++c)
+        t[static_cast<size_t>(c)] = true;
+    for (int c = 'a'; c <= 'z'; ++c)
+        t[static_cast<size_t>(c)] = true;
+    for (int c = 'A'; c <= 'Z'; ++c)
+        t[static_cast<size_t>(c)] = true;
+    for (char c : std::string_view("!#$%&'*+-.^_`|~"))
+        t[static_cast<unsigned char>(c)] = true;
+    return t;
+}();
+
 inline bool isTokenChar(unsigned char c) {
-    static constexpr std::string_view kExtra = "!#$%&'*+-.^_`|~";
-    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-           kExtra.find(static_cast<char>(c)) != std::string_view::npos;
+    return kTokenChars[c];
 }
 
 inline bool isToken(std::string_view s) {

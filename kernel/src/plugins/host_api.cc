@@ -123,9 +123,10 @@ bool validField(std::string_view name, std::string_view value) {
     if (!http::isToken(name)) return false;
     if (http::iequals(name, "content-length") || http::iequals(name, "transfer-encoding"))
         return false;
-    for (char c : value)
-        if (c == '\r' || c == '\n' || c == '\0') return false;
-    return true;
+    // memchr is vectorized: three passes beat one byte loop with three compares.
+    const char* p = value.data();
+    const size_t n = value.size();
+    return !std::memchr(p, '\r', n) && !std::memchr(p, '\n', n) && !std::memchr(p, '\0', n);
 }
 
 int32_t headerSet(gh_request* r, int32_t which, gh_str name, gh_str value) {
@@ -404,8 +405,11 @@ void metricSet(gh_metric* m, double value) {
     metricOf(m)->value.store(value, std::memory_order_relaxed);
 }
 
-std::string namespaced(const gh_instance_host* h, gh_str key) {
-    std::string k = h->plugin;
+/// "<plugin>\x1f<key>", in a per-thread buffer (valid until the thread's next call): shared
+/// state is reached once or twice per request by rate limiters and breakers.
+std::string_view namespaced(const gh_instance_host* h, gh_str key) {
+    thread_local std::string k;
+    k.assign(h->plugin);
     k.push_back('\x1f');  // unit separator: plugin names cannot contain it
     k.append(view(key));
     return k;

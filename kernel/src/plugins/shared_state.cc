@@ -25,7 +25,7 @@ std::optional<SharedState::CounterResult> SharedState::counterAdd(std::string_vi
     if (windowMs == 0) return std::nullopt;
     Shard& s = shardFor(key);
     std::lock_guard lock(s.mutex);
-    auto it = s.counters.find(std::string(key));
+    auto it = s.counters.find(key);
     if (it == s.counters.end()) {
         if (s.counters.size() >= maxKeysPerShard_) {
             sweep(s, nowMs);
@@ -50,7 +50,7 @@ std::optional<SharedState::CounterResult> SharedState::counterAdd(std::string_vi
 std::optional<SharedState::Value> SharedState::get(std::string_view key, uint64_t nowMs) {
     Shard& s = shardFor(key);
     std::lock_guard lock(s.mutex);
-    auto it = s.values.find(std::string(key));
+    auto it = s.values.find(key);
     if (it == s.values.end()) return std::nullopt;
     if (it->second.expiresAt && it->second.expiresAt <= nowMs) {
         s.values.erase(it);
@@ -64,7 +64,7 @@ std::optional<uint64_t> SharedState::compareAndSet(std::string_view key, uint64_
                                                    uint64_t nowMs) {
     Shard& s = shardFor(key);
     std::lock_guard lock(s.mutex);
-    auto it = s.values.find(std::string(key));
+    auto it = s.values.find(key);
     if (it != s.values.end() && it->second.expiresAt && it->second.expiresAt <= nowMs) {
         s.values.erase(it);
         it = s.values.end();

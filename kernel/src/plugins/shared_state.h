@@ -55,10 +55,18 @@ private:
         uint64_t version = 0;
         uint64_t expiresAt = 0;  // 0 = never
     };
+    struct KeyHash {
+        using is_transparent = void;
+        size_t operator()(std::string_view s) const noexcept {
+            return std::hash<std::string_view>{}(s);
+        }
+    };
     struct alignas(64) Shard {
         std::mutex mutex;
-        std::unordered_map<std::string, Counter> counters;
-        std::unordered_map<std::string, Entry> values;
+        // Transparent: lookups by string_view allocate nothing (a rate limiter does one per
+        // request).
+        std::unordered_map<std::string, Counter, KeyHash, std::equal_to<>> counters;
+        std::unordered_map<std::string, Entry, KeyHash, std::equal_to<>> values;
         uint64_t nextVersion = 1;
     };
     Shard& shardFor(std::string_view key);
