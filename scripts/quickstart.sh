@@ -8,7 +8,9 @@ cd "$(dirname "$0")/.."
 
 scripts/install-deps.sh
 cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
-cmake --build build -j 2 --target gatehouse gatehouse-test-upstream plugin-key-auth plugin-jwt-auth plugin-basic-auth plugin-acl
+cmake --build build -j 2 --target gatehouse gatehouse-test-upstream plugin-key-auth plugin-jwt-auth \
+  plugin-basic-auth plugin-acl plugin-rate-limiting plugin-circuit-breaker plugin-cors \
+  plugin-request-transformer plugin-response-transformer plugin-access-log
 
 port=${PORT:-8000}
 demo_port=${DEMO_UPSTREAM_PORT:-9080}
@@ -42,7 +44,8 @@ cat <<MSG
 
   gatehouse is starting on http://127.0.0.1:$port (store: $db)
   try:   curl -i http://127.0.0.1:$port/demo/hello
-  plugins: build/plugins (key-auth, jwt-auth, basic-auth, acl; see plugins/README.md)
+  plugins: build/plugins (auth, acl, rate-limiting, circuit-breaker, cors, transformers,
+           access-log; see plugins/README.md)
   admin: http://127.0.0.1:8001 (the token is printed below at the first start;
          \`build/gatehouse admin-token --db $db\` makes a new one)
   stop:  Ctrl-C
