@@ -450,10 +450,11 @@ private:
     std::thread writer_;
 };
 
-// Lowest priority: on_log runs for every request that reached any plugin of the chain.
+// GH_PHASE_LOG_ALL: every request of the route is logged, also those an earlier plugin
+// answered (401, 429, a CORS preflight).
 const gh_plugin_descriptor kDescriptor = gatehouse::describe<AccessLog>(
     "access-log", "1.0.0", "Writes one line per request (combined, json or a template)", kSchema, 0,
-    GH_PHASE_LOG, GH_FEATURE_REQUEST_INFO, 2);
+    GH_PHASE_LOG | GH_PHASE_LOG_ALL, GH_FEATURE_REQUEST_INFO, 2);
 
 }  // namespace
 

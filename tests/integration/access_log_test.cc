@@ -150,6 +150,17 @@ TEST_F(AccessLog, Sigusr1ReopensTheFileAfterRotation) {
     EXPECT_EQ(readLines(file).back(), "/after");
 }
 
+TEST_F(AccessLog, RequestsAnEarlierPluginAnsweredAreLoggedToo) {
+    const std::string file = dir_.file("access.log");
+    addLog(R"({"format":"template","template":"$status $path","path":")" + file +
+           R"(","flush_interval_ms":20})");
+    ASSERT_EQ(admin(gw_, "POST", "/plugins", R"({"name":"key-auth","route":"r"})").status, 201);
+    ASSERT_EQ(roundTrip(gw_.port(), "GET", "/no-key").status, 401);
+    const auto lines = waitLines(file, 1);
+    ASSERT_EQ(lines.size(), 1u);
+    EXPECT_EQ(lines[0], "401 /no-key") << "refused at priority 1250, logged at priority 0";
+}
+
 TEST_F(AccessLog, LinesThatCannotBeWrittenAreCountedNotWaitedFor) {
     addLog(R"({"format":"json","path":"/dev/full","flush_interval_ms":20})");
     for (int i = 0; i < 5; ++i)

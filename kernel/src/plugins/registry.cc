@@ -161,7 +161,7 @@ std::vector<LoadReport> PluginRegistry::loadLocked(const std::string& path) {
         }
         if (((d->phases & (GH_PHASE_REQUEST | GH_PHASE_REQUEST_BODY)) && !d->on_request) ||
             ((d->phases & (GH_PHASE_RESPONSE | GH_PHASE_RESPONSE_BODY)) && !d->on_response) ||
-            ((d->phases & GH_PHASE_LOG) && !d->on_log)) {
+            ((d->phases & (GH_PHASE_LOG | GH_PHASE_LOG_ALL)) && !d->on_log)) {
             refuse(name, "declares a phase whose callback is missing");
             continue;
         }
@@ -186,7 +186,7 @@ std::vector<LoadReport> PluginRegistry::loadLocked(const std::string& path) {
             (d->phases & (GH_PHASE_REQUEST | GH_PHASE_REQUEST_BODY)) ? d->on_request : nullptr;
         p->onResponse =
             (d->phases & (GH_PHASE_RESPONSE | GH_PHASE_RESPONSE_BODY)) ? d->on_response : nullptr;
-        p->onLog = (d->phases & GH_PHASE_LOG) ? d->on_log : nullptr;
+        p->onLog = (d->phases & (GH_PHASE_LOG | GH_PHASE_LOG_ALL)) ? d->on_log : nullptr;
         p->onDone = d->on_done;
         // A replaced file (SIGHUP) supersedes its earlier version; instances of the old one
         // keep it alive until they go.

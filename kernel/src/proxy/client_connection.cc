@@ -595,7 +595,7 @@ void ClientConnection::route() {
     }
     PluginState& ps = ex.plugins;
     ps.chain = &chain;
-    if (chain.phases & GH_PHASE_LOG) ex.timed = true;  // on_log plugins read the timings
+    if (chain.phases & (GH_PHASE_LOG | GH_PHASE_LOG_ALL)) ex.timed = true;  // for on_log
     ps.ctx.assign(chain.entries.size(), nullptr);
     ps.saw.assign(chain.entries.size(), 0);
     if ((chain.phases & GH_PHASE_REQUEST_BODY) && ex.req.hasBody()) {

@@ -129,7 +129,10 @@ void PluginRunner::end(Exchange& ex) {
     ps.phase = PluginState::Phase::kLog;
     for (size_t i = 0; i < entries.size(); ++i) {
         const plugins::LoadedPlugin& plugin = entries[i].instance->plugin();
-        if (!ps.saw[i] || !plugin.onLog) continue;
+        if (!plugin.onLog) continue;
+        // Reached, or it asked to see every request of the route (an access log).
+        if (!ps.saw[i] && !((plugin.phases & GH_PHASE_LOG_ALL) && consumerMatches(entries[i], ps)))
+            continue;
         ps.current = i;
         plugin.onLog(entries[i].instance->handle(), &ex.handle, &ps.ctx[i]);  // result ignored
     }

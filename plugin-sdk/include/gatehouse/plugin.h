@@ -90,13 +90,16 @@ enum {
 
 /* Phases a descriptor implements (gh_plugin_descriptor.phases). */
 enum {
-    GH_PHASE_REQUEST = 1u << 0,      /* on_request */
-    GH_PHASE_RESPONSE = 1u << 1,     /* on_response */
-    GH_PHASE_LOG = 1u << 2,          /* on_log */
-    GH_PHASE_REQUEST_BODY = 1u << 3, /* on_request runs after the whole request body was
-                                        read and buffered (body_get/body_set work on it) */
-    GH_PHASE_RESPONSE_BODY = 1u << 4 /* on_response runs after the whole response body was
-                                        read and buffered */
+    GH_PHASE_REQUEST = 1u << 0,       /* on_request */
+    GH_PHASE_RESPONSE = 1u << 1,      /* on_response */
+    GH_PHASE_LOG = 1u << 2,           /* on_log */
+    GH_PHASE_REQUEST_BODY = 1u << 3,  /* on_request runs after the whole request body was
+                                         read and buffered (body_get/body_set work on it) */
+    GH_PHASE_RESPONSE_BODY = 1u << 4, /* on_response runs after the whole response body was
+                                         read and buffered */
+    GH_PHASE_LOG_ALL = 1u << 5        /* ABI 1.2: on_log for every request of the route, also
+                                         those answered before the plugin's place in the chain
+                                         (refused by an earlier plugin): an access log */
 };
 
 /* Host capabilities (gh_host_api.features); a descriptor lists what it needs in

@@ -726,7 +726,8 @@ gh_plugin_descriptor describe(const char* name, const char* version, const char*
     d.instance_destroy = &detail::Thunks<T>::destroy;
     d.on_request = (phases & GH_PHASE_REQUEST) != 0 ? &detail::Thunks<T>::onRequest : nullptr;
     d.on_response = (phases & GH_PHASE_RESPONSE) != 0 ? &detail::Thunks<T>::onResponse : nullptr;
-    d.on_log = (phases & GH_PHASE_LOG) != 0 ? &detail::Thunks<T>::onLog : nullptr;
+    d.on_log =
+        (phases & (GH_PHASE_LOG | GH_PHASE_LOG_ALL)) != 0 ? &detail::Thunks<T>::onLog : nullptr;
     d.on_done = &detail::Thunks<T>::onDone;
     return d;
 }

@@ -1501,7 +1501,8 @@ inline std::string FakeHost::check(const gh_plugin_descriptor* d) const {
     if (d->description == nullptr) return who + "no description";
     if (std::strpbrk(d->description, "\r\n") != nullptr) return who + "description is not one line";
     constexpr std::uint32_t kKnownPhases = GH_PHASE_REQUEST | GH_PHASE_RESPONSE | GH_PHASE_LOG |
-                                           GH_PHASE_REQUEST_BODY | GH_PHASE_RESPONSE_BODY;
+                                           GH_PHASE_REQUEST_BODY | GH_PHASE_RESPONSE_BODY |
+                                           GH_PHASE_LOG_ALL;
     if ((d->phases & ~kKnownPhases) != 0) {
         char bits[32];
         std::snprintf(bits, sizeof bits, "0x%x", static_cast<unsigned>(d->phases & ~kKnownPhases));
