@@ -27,7 +27,39 @@
 #include <utility>
 #include <vector>
 
+#include "auth_common.h"
+
 namespace gatehouse::transform {
+
+/// The JSON Schema properties of the body edits both transformers' "-body" plugins take
+/// (`,"body": ..., "max_body_bytes": ...`); `overLimit` says what happens to larger bodies.
+inline std::string bodySchemaProperties(std::string_view overLimit) {
+    return R"JSON(,
+    "body": {"type": "object", "additionalProperties": false,
+             "description": "Edits of a JSON object body on dotted paths (user.address.city)",
+             "properties": {
+               "remove": {"type": "array", "maxItems": 64, "uniqueItems": true,
+                          "items": {"type": "string", "minLength": 1, "maxLength": 512}},
+               "rename": {"type": "object", "maxProperties": 64,
+                          "propertyNames": {"minLength": 1, "maxLength": 512},
+                          "additionalProperties": {"type": "string", "minLength": 1, "maxLength": 512}},
+               "set": {"type": "object", "maxProperties": 64, "propertyNames": {"minLength": 1, "maxLength": 512},
+                       "description": "path -> any JSON value; replaces or adds"},
+               "add": {"type": "object", "maxProperties": 64, "propertyNames": {"minLength": 1, "maxLength": 512},
+                       "description": "path -> any JSON value; only when absent"}}},
+    "max_body_bytes": {"type": "integer", "minimum": 1, "maximum": 16777216, "default": 1048576,
+                       "description": ")JSON" +
+           std::string(overLimit) + R"JSON("})JSON";
+}
+
+/// A transformer's schema: its common properties, plus the body edits for its "-body"
+/// plugin. Built once and never freed: descriptors must outlive everything that reads them.
+inline const char* schemaText(std::string_view common, std::string_view body) {
+    return (new std::string(
+                R"JSON({"type": "object", "additionalProperties": false, "properties": {)JSON" +
+                std::string(common) + std::string(body) + "}}"))
+        ->c_str();
+}
 
 using gatehouse::Message;
 using gatehouse::Request;
@@ -203,27 +235,7 @@ struct HeaderOps {
 // Query strings: parameters are compared by their decoded names; parameters no edit touches
 // keep their exact bytes, new ones are percent-encoded.
 
-inline bool percentDecode(std::string_view in, std::string& out) {
-    out.clear();
-    auto hex = [](char c) -> int {
-        if (c >= '0' && c <= '9') return c - '0';
-        if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-        if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-        return -1;
-    };
-    for (size_t i = 0; i < in.size(); ++i) {
-        if (in[i] == '%') {
-            if (i + 2 >= in.size()) return false;
-            const int hi = hex(in[i + 1]), lo = hex(in[i + 2]);
-            if (hi < 0 || lo < 0) return false;
-            out.push_back(static_cast<char>(hi << 4 | lo));
-            i += 2;
-        } else {
-            out.push_back(in[i] == '+' ? ' ' : in[i]);
-        }
-    }
-    return true;
-}
+using gatehouse::auth::percentDecode;  // the one the auth plugins use for query keys
 
 inline std::string percentEncode(std::string_view in) {
     static constexpr char kHex[] = "0123456789ABCDEF";

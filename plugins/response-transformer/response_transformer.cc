@@ -50,31 +50,11 @@ constexpr std::string_view kCommonProperties = R"JSON(
              "properties": {"headers": {"type": "object", "maxProperties": 64, "propertyNames": {"pattern": "^[A-Za-z0-9!#$%&'*+.^_`|~-]{1,256}$"},
                           "additionalProperties": {"type": "string", "maxLength": 8192}}}})JSON";
 
-constexpr std::string_view kBodyProperties = R"JSON(,
-    "body": {"type": "object", "additionalProperties": false,
-             "description": "Edits of a JSON object body on dotted paths (user.address.city)",
-             "properties": {
-               "remove": {"type": "array", "maxItems": 64, "uniqueItems": true,
-                          "items": {"type": "string", "minLength": 1, "maxLength": 512}},
-               "rename": {"type": "object", "maxProperties": 64,
-                          "propertyNames": {"minLength": 1, "maxLength": 512},
-                          "additionalProperties": {"type": "string", "minLength": 1, "maxLength": 512}},
-               "set": {"type": "object", "maxProperties": 64, "propertyNames": {"minLength": 1, "maxLength": 512},
-                       "description": "path -> any JSON value; replaces or adds"},
-               "add": {"type": "object", "maxProperties": 64, "propertyNames": {"minLength": 1, "maxLength": 512},
-                       "description": "path -> any JSON value; only when absent"}}},
-    "max_body_bytes": {"type": "integer", "minimum": 1, "maximum": 16777216, "default": 1048576,
-                       "description": "Larger JSON bodies pass through unchanged"})JSON";
-
-// Built once, never freed: descriptors must outlive everything that reads them.
 const char* schema(bool withBody) {
-    static const std::string* const plain = new std::string(
-        R"JSON({"type": "object", "additionalProperties": false, "properties": {)JSON" +
-        std::string(kCommonProperties) + "}}");
-    static const std::string* const body = new std::string(
-        R"JSON({"type": "object", "additionalProperties": false, "properties": {)JSON" +
-        std::string(kCommonProperties) + std::string(kBodyProperties) + "}}");
-    return withBody ? body->c_str() : plain->c_str();
+    static const char* const plain = tf::schemaText(kCommonProperties, "");
+    static const char* const body = tf::schemaText(
+        kCommonProperties, tf::bodySchemaProperties("Larger JSON bodies pass through unchanged"));
+    return withBody ? body : plain;
 }
 
 template <bool kBody>
