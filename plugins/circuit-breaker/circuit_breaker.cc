@@ -25,6 +25,7 @@
 #include <gatehouse/plugin.hpp>
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <cstdio>
 #include <functional>
@@ -342,9 +343,22 @@ private:
         return key;
     }
 
+    /// Records a (route, target) for status() and the avoid list. Every request passes here,
+    /// so a worker skips the shared, locked set when it recorded the same pair last time.
     void remember(std::string_view route, std::string_view target) {
-        std::lock_guard lock(seenMutex_);
-        if (seen_.size() < 10000) seen_.emplace(route, target);
+        struct Last {
+            uint64_t owner = 0;
+            std::string route, target;
+        };
+        thread_local Last last;
+        if (last.owner == id_ && last.route == route && last.target == target) return;
+        {
+            std::lock_guard lock(seenMutex_);
+            if (seen_.size() < 10000) seen_.emplace(route, target);
+        }
+        last.owner = id_;
+        last.route.assign(route);
+        last.target.assign(target);
     }
 
     State read(const std::string& key, uint64_t* version) const {
@@ -378,6 +392,11 @@ private:
     int probes_ = 1;
     bool perTarget_ = false;
     std::string configTag_;
+    // Unique per instance for the life of the process (an address could be reused).
+    const uint64_t id_ = [] {
+        static std::atomic<uint64_t> next{1};
+        return next.fetch_add(1);
+    }();
     gatehouse::Metric opened_, rejected_;
     mutable std::mutex seenMutex_;
     std::set<std::pair<std::string, std::string>, std::less<>> seen_;  // (route, target)
