@@ -53,12 +53,10 @@ inline std::string bodySchemaProperties(std::string_view overLimit) {
 }
 
 /// A transformer's schema: its common properties, plus the body edits for its "-body"
-/// plugin. Built once and never freed: descriptors must outlive everything that reads them.
-inline const char* schemaText(std::string_view common, std::string_view body) {
-    return (new std::string(
-                R"JSON({"type": "object", "additionalProperties": false, "properties": {)JSON" +
-                std::string(common) + std::string(body) + "}}"))
-        ->c_str();
+/// plugin.
+inline std::string schemaText(std::string_view common, std::string_view body) {
+    return R"JSON({"type": "object", "additionalProperties": false, "properties": {)JSON" +
+           std::string(common) + std::string(body) + "}}";
 }
 
 using gatehouse::Message;

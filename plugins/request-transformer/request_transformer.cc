@@ -80,11 +80,12 @@ constexpr std::string_view kCommonProperties = R"JSON(
              "properties": {"match": {"type": "string", "minLength": 1, "maxLength": 512},
                             "replace": {"type": "string", "minLength": 1, "maxLength": 1024}}})JSON";
 
+// Built once, never freed: descriptors must outlive everything that reads them.
 const char* schema(bool withBody) {
-    static const char* const plain = tf::schemaText(kCommonProperties, "");
-    static const char* const body = tf::schemaText(
-        kCommonProperties, tf::bodySchemaProperties("Larger JSON bodies are refused with 413"));
-    return withBody ? body : plain;
+    static const std::string* const plain = new std::string(tf::schemaText(kCommonProperties, ""));
+    static const std::string* const body = new std::string(tf::schemaText(
+        kCommonProperties, tf::bodySchemaProperties("Larger JSON bodies are refused with 413")));
+    return withBody ? body->c_str() : plain->c_str();
 }
 
 template <bool kBody>

@@ -50,11 +50,12 @@ constexpr std::string_view kCommonProperties = R"JSON(
              "properties": {"headers": {"type": "object", "maxProperties": 64, "propertyNames": {"pattern": "^[A-Za-z0-9!#$%&'*+.^_`|~-]{1,256}$"},
                           "additionalProperties": {"type": "string", "maxLength": 8192}}}})JSON";
 
+// Built once, never freed: descriptors must outlive everything that reads them.
 const char* schema(bool withBody) {
-    static const char* const plain = tf::schemaText(kCommonProperties, "");
-    static const char* const body = tf::schemaText(
-        kCommonProperties, tf::bodySchemaProperties("Larger JSON bodies pass through unchanged"));
-    return withBody ? body : plain;
+    static const std::string* const plain = new std::string(tf::schemaText(kCommonProperties, ""));
+    static const std::string* const body = new std::string(tf::schemaText(
+        kCommonProperties, tf::bodySchemaProperties("Larger JSON bodies pass through unchanged")));
+    return withBody ? body->c_str() : plain->c_str();
 }
 
 template <bool kBody>
